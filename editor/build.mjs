@@ -1,0 +1,1 @@
+// Placeholder until the editor lands: nothing to bundle yet.

@@ -1,0 +1,140 @@
+// The one table of options. Each option is a CLI flag and a CONCORD_* environment variable,
+// parsed and validated here with a message that names the option and what it accepts.
+// The CLI's --help and the README's configuration table are printed from this table.
+
+/// Raised for a bad option value; the CLI prints it and exits with code 2.
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+type Parser<T> = (raw: string, name: string) => T
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> => (raw, name) => {
+  const n = Number(raw)
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+  }
+  return n
+}
+
+const text: Parser<string> = (raw, name) => {
+  if (raw.length === 0) throw new ConfigError(`${name}: must not be empty`)
+  return raw
+}
+
+const optionalText: Parser<string | null> = (raw) => (raw === '' ? null : raw)
+
+const bool: Parser<boolean> = (raw, name) => {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true
+  if (/^(0|false|no|off)$/i.test(raw)) return false
+  throw new ConfigError(`${name}: expected true or false, got ${JSON.stringify(raw)}`)
+}
+
+const storageUrl: Parser<string> = (raw, name) => {
+  if (raw === 'memory' || /^sqlite:.+/.test(raw) || /^postgres(ql)?:\/\/.+/.test(raw)) return raw
+  throw new ConfigError(
+    `${name}: expected memory, sqlite:PATH or postgres://USER@HOST/DB, got ${JSON.stringify(raw)}`,
+  )
+}
+
+const oneOf = <T extends string>(...values: T[]): Parser<T> => (raw, name) => {
+  if ((values as string[]).includes(raw)) return raw as T
+  throw new ConfigError(`${name}: expected one of ${values.join(', ')}, got ${JSON.stringify(raw)}`)
+}
+
+/// One option: its flag, environment variable, default and parser.
+export interface OptionSpec<T> {
+  flag: string
+  env: string
+  default: T
+  /// Shown in --help and the README.
+  description: string
+  /// The default as shown in docs, when it is not the literal value.
+  shownDefault?: string
+  parse: Parser<T>
+}
+
+const spec = <T>(flag: string, def: T, description: string, parse: Parser<T>, shownDefault?: string): OptionSpec<T> => ({
+  flag,
+  env: 'CONCORD_' + flag.toUpperCase().replace(/-/g, '_'),
+  default: def,
+  description,
+  parse,
+  shownDefault,
+})
+
+const MiB = 1024 * 1024
+
+/// Every option of the server, in --help order.
+export const optionTable = {
+  host: spec('host', '127.0.0.1', 'Interface to listen on (0.0.0.0 for all).', text),
+  port: spec('port', 1234, 'TCP port (0 picks a free one).', int(0, 65535)),
+  storage: spec('storage', 'memory', 'Where documents live: memory, sqlite:PATH, or postgres://… .', storageUrl),
+  maxMessageBytes: spec('max-message-bytes', 32 * MiB, 'Largest accepted WebSocket message; larger closes with 1009.', int(1024), '33554432 (32 MiB)'),
+  maxBufferedBytes: spec('max-buffered-bytes', 64 * MiB, 'Unsent bytes a connection may accumulate before it is closed as a slow consumer (1013).', int(1024), '67108864 (64 MiB)'),
+  maxQueuedBytes: spec('max-queued-bytes', 4 * MiB, 'Bytes a client may send while its room is still loading; more closes with 1013.', int(1024), '4194304 (4 MiB)'),
+  keepaliveMs: spec('keepalive-ms', 15_000, 'Send a keepalive frame to a connection that was sent nothing for this long.', int(100)),
+  pingIntervalMs: spec('ping-interval-ms', 30_000, 'WebSocket ping interval; a peer that misses a pong is dropped.', int(100)),
+  unloadAfterMs: spec('unload-after-ms', 30_000, 'Keep a room loaded this long after its last client left.', int(0)),
+  logLevel: spec('log-level', 'info' as 'debug' | 'info' | 'warn' | 'error' | 'silent', 'Log level: debug, info, warn, error or silent.', oneOf('debug', 'info', 'warn', 'error', 'silent')),
+  editor: spec('editor', true, 'Serve the collaborative editor at / (built into dist/editor).', bool),
+  publicDir: spec('public-dir', null as string | null, 'Serve the editor from this folder instead of the built one.', optionalText, '(built editor)'),
+} satisfies Record<string, OptionSpec<unknown>>
+
+/// Names of the options.
+export type OptionName = keyof typeof optionTable
+
+/// Resolved configuration: one value per option.
+export type Config = { [K in OptionName]: (typeof optionTable)[K]['default'] }
+
+/// The defaults of every option.
+export function defaultConfig(): Config {
+  const out: Record<string, unknown> = {}
+  for (const [key, s] of Object.entries(optionTable)) out[key] = s.default
+  return out as Config
+}
+
+/// Resolve options: defaults, then environment, then CLI flags (`--name value` or
+/// `--name=value`). Throws `ConfigError` for unknown flags or bad values.
+export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
+  const config: Record<string, unknown> = { ...defaultConfig() }
+  const byFlag = new Map<string, [string, OptionSpec<unknown>]>()
+  for (const [key, s] of Object.entries(optionTable) as Array<[string, OptionSpec<unknown>]>) {
+    byFlag.set(s.flag, [key, s])
+    const raw = env[s.env]
+    if (raw !== undefined) config[key] = s.parse(raw, s.env)
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    const m = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(arg)
+    if (!m) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)} (see --help)`)
+    const entry = byFlag.get(m[1])
+    if (!entry) throw new ConfigError(`unknown option --${m[1]} (see --help)`)
+    const [key, s] = entry
+    let raw = m[2]
+    if (raw === undefined) {
+      const next = argv[i + 1]
+      if (s.parse === (bool as Parser<unknown>) && (next === undefined || next.startsWith('--'))) raw = 'true'
+      else if (next === undefined) throw new ConfigError(`--${s.flag}: missing value`)
+      else raw = argv[++i]
+    }
+    config[key] = s.parse(raw, `--${s.flag}`)
+  }
+  return config as Config
+}
+
+/// The options as a table: for --help (plain) and the README (markdown).
+export function formatOptions(markdown: boolean): string {
+  const rows = (Object.values(optionTable) as Array<OptionSpec<unknown>>).map((s) => ({
+    flag: `--${s.flag}`,
+    env: s.env,
+    def: s.shownDefault ?? String(s.default),
+    description: s.description,
+  }))
+  if (markdown) {
+    return ['| flag | environment | default | meaning |', '|---|---|---|---|']
+      .concat(rows.map((r) => `| \`${r.flag}\` | \`${r.env}\` | \`${r.def}\` | ${r.description} |`))
+      .join('\n')
+  }
+  return rows.map((r) => `  ${r.flag.padEnd(22)} ${r.env.padEnd(30)} default ${r.def}\n      ${r.description}`).join('\n')
+}

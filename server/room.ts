@@ -1,0 +1,233 @@
+// One room: a Yjs document, its awareness states and the peers connected to it. Knows the
+// protocol's rules (sync, relay, no echo, read-only) but nothing of sockets or HTTP.
+import * as Y from 'yjs'
+import { Presence } from './presence.js'
+import {
+  ProtocolError, decodeFrame, encodeAck, encodeAuthDenied, encodeAwareness, encodeSyncStep1,
+  encodeSyncStep2, encodeUpdate, type Message,
+} from './protocol.js'
+
+/// What a room needs of a connection.
+export interface Peer {
+  readonly id: string
+  /// Updates from a read-only peer are dropped (and it is told once).
+  readonly readOnly: boolean
+  /// Whether the peer asked for write acknowledgements.
+  readonly wantsAck: boolean
+  /// Awareness client ids this peer announced; removed when it leaves.
+  readonly awarenessIds: Set<number>
+  /// Send one encoded message. Must not throw.
+  send(frame: Uint8Array): void
+  /// Close the peer's connection.
+  close(code: number, reason: string): void
+}
+
+/// Where an update came from: a connected peer, the HTTP API, or another instance.
+export type Origin = Peer | 'api' | 'cluster'
+
+/// Callbacks a room uses to reach storage and the cluster; `rooms.ts` provides them.
+export interface RoomHooks {
+  /// Store an update durably; resolves once stored.
+  persist(room: string, update: Uint8Array): Promise<void>
+  /// Send an update or awareness message to other instances.
+  publish?(room: string, kind: 'update' | 'awareness', payload: Uint8Array): void
+  /// Called when the last peer left.
+  empty(room: Room): void
+  /// Called when an update could not be stored: the room must not pretend it was.
+  failed(room: Room, error: unknown): void
+}
+
+interface PeerState {
+  /// Update messages received from this peer so far.
+  received: number
+  /// Whether it was told that its updates are refused.
+  toldReadOnly: boolean
+}
+
+/// Encoded full state, reused by every joiner until the document changes.
+interface StateCache {
+  version: number
+  stateVector: Uint8Array
+  fullState: Uint8Array | null
+}
+
+/// A room's live state.
+export class Room {
+  readonly doc = new Y.Doc({ gc: true })
+  readonly presence = new Presence()
+  readonly peers = new Map<Peer, PeerState>()
+  /// Incremented on every applied update; keys the state cache.
+  private version = 0
+  private cache: StateCache | null = null
+  /// Updates applied this event-loop turn, in order, broadcast together by `flush`.
+  private outgoing: Array<{ origin: Origin; update: Uint8Array }> = []
+  private flushScheduled = false
+  private destroyed = false
+
+  constructor(readonly name: string, private readonly hooks: RoomHooks) {}
+
+  /// Load stored updates before any peer joins.
+  restore(updates: readonly Uint8Array[]): void {
+    if (updates.length === 0) return
+    Y.applyUpdate(this.doc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates as Uint8Array[]))
+    this.version++
+  }
+
+  /// Add a peer: send it our sync step 1 and the current awareness states.
+  join(peer: Peer): void {
+    this.peers.set(peer, { received: 0, toldReadOnly: false })
+    peer.send(encodeSyncStep1(this.state().stateVector))
+    const awareness = this.presence.snapshot()
+    if (awareness) peer.send(encodeAwareness(awareness))
+  }
+
+  /// Remove a peer; its awareness states are removed and the removal relayed at once.
+  leave(peer: Peer): void {
+    if (!this.peers.delete(peer)) return
+    const removal = this.presence.remove(peer.awarenessIds)
+    peer.awarenessIds.clear()
+    if (removal) this.relayAwareness(encodeAwareness(removal), peer)
+    if (this.peers.size === 0) this.hooks.empty(this)
+  }
+
+  /// Handle one frame from a peer. Throws `ProtocolError` for malformed input; the caller
+  /// closes that peer. Nothing of a malformed frame is applied.
+  receive(peer: Peer, frame: Uint8Array): void {
+    const state = this.peers.get(peer)
+    if (!state) return
+    for (const message of decodeFrame(frame)) this.handle(peer, state, message)
+  }
+
+  private handle(peer: Peer, state: PeerState, message: Message): void {
+    switch (message.type) {
+      case 'syncStep1':
+        peer.send(this.syncReply(message.stateVector))
+        return
+      case 'syncStep2':
+      case 'update':
+        if (peer.readOnly) {
+          if (!state.toldReadOnly) peer.send(encodeAuthDenied('read-only access: document updates are ignored'))
+          state.toldReadOnly = true
+          return
+        }
+        state.received++
+        this.apply(message.update, peer)
+        return
+      case 'awareness': {
+        const change = this.presence.apply(message.update)
+        for (const id of change.set) peer.awarenessIds.add(id)
+        for (const id of change.removed) peer.awarenessIds.delete(id)
+        // The received bytes are already an encoded awareness message: relay them as they are.
+        this.relayAwareness(message.raw, peer)
+        this.hooks.publish?.(this.name, 'awareness', message.update)
+        return
+      }
+      case 'queryAwareness': {
+        const snapshot = this.presence.snapshot()
+        if (snapshot) peer.send(encodeAwareness(snapshot))
+        return
+      }
+      case 'auth':
+      case 'ack':
+        return // only servers send these; ignore rather than punish
+    }
+  }
+
+  /// Apply an update from any origin; it is relayed to every peer but the origin at the end
+  /// of this event-loop turn, stored, and published to other instances unless it came from
+  /// one. Throws `ProtocolError` if the update is not valid Yjs.
+  apply(update: Uint8Array, origin: Origin): void {
+    try {
+      Y.applyUpdate(this.doc, update, origin)
+    } catch (error) {
+      throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`)
+    }
+    this.version++
+    this.outgoing.push({ origin, update })
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => this.flush())
+    }
+  }
+
+  /// Broadcast, store and publish this turn's updates: one merged update per origin,
+  /// encoded once, and the same bytes written to every receiver.
+  private flush(): void {
+    this.flushScheduled = false
+    if (this.destroyed) return
+    const byOrigin = new Map<Origin, Uint8Array[]>()
+    for (const { origin, update } of this.outgoing) {
+      const list = byOrigin.get(origin)
+      if (list) list.push(update)
+      else byOrigin.set(origin, [update])
+    }
+    this.outgoing = []
+    for (const [origin, updates] of byOrigin) {
+      const merged = updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
+      const frame = encodeUpdate(merged)
+      for (const peer of this.peers.keys()) if (peer !== origin) peer.send(frame)
+      if (origin === 'cluster') continue // stored and acknowledged by the instance it came from
+      this.hooks.publish?.(this.name, 'update', merged)
+      const ackCount = typeof origin === 'object' ? this.peers.get(origin)?.received : undefined
+      this.hooks.persist(this.name, merged).then(
+        () => {
+          if (ackCount !== undefined && typeof origin === 'object' && origin.wantsAck && this.peers.has(origin)) {
+            origin.send(encodeAck(ackCount))
+          }
+        },
+        (error: unknown) => this.hooks.failed(this, error),
+      )
+    }
+  }
+
+  /// Apply an awareness update from another instance and relay it to local peers.
+  applyRemoteAwareness(update: Uint8Array): void {
+    this.presence.apply(update)
+    this.relayAwareness(encodeAwareness(update), null)
+  }
+
+  private relayAwareness(frame: Uint8Array, origin: Peer | null): void {
+    for (const peer of this.peers.keys()) if (peer !== origin) peer.send(frame)
+  }
+
+  /// Sync step 2 for a peer with this state vector. A peer with nothing (a fresh joiner)
+  /// gets the cached full state, encoded once per document version.
+  private syncReply(stateVector: Uint8Array): Uint8Array {
+    const empty = stateVector.length === 1 && stateVector[0] === 0
+    if (empty) {
+      const cache = this.state()
+      if (!cache.fullState) cache.fullState = encodeSyncStep2(Y.encodeStateAsUpdate(this.doc))
+      return cache.fullState
+    }
+    let diff: Uint8Array
+    try {
+      diff = Y.encodeStateAsUpdate(this.doc, stateVector)
+    } catch (error) {
+      throw new ProtocolError(`invalid state vector: ${(error as Error).message}`)
+    }
+    return encodeSyncStep2(diff)
+  }
+
+  private state(): StateCache {
+    if (!this.cache || this.cache.version !== this.version) {
+      this.cache = { version: this.version, stateVector: Y.encodeStateVector(this.doc), fullState: null }
+    }
+    return this.cache
+  }
+
+  /// Whether updates are waiting to be broadcast and stored.
+  get idle(): boolean {
+    return this.outgoing.length === 0
+  }
+
+  /// Broadcast and store what is pending now instead of at the end of the turn.
+  flushNow(): void {
+    if (this.outgoing.length) this.flush()
+  }
+
+  /// Free the document. The room must have no peers.
+  destroy(): void {
+    this.destroyed = true
+    this.doc.destroy()
+  }
+}
