@@ -27,8 +27,9 @@ export type Origin = Peer | 'api' | 'cluster'
 
 /// Callbacks a room uses to reach storage and the cluster; `rooms.ts` provides them.
 export interface RoomHooks {
-  /// Store an update durably; resolves once stored.
-  persist(room: string, update: Uint8Array): Promise<void>
+  /// Store an update durably; resolves once it and everything before it is stored. With
+  /// `null`, only waits for what is already queued.
+  persist(room: string, update: Uint8Array | null): Promise<void>
   /// Send an update or awareness message to other instances.
   publish?(room: string, kind: 'update' | 'awareness', payload: Uint8Array): void
   /// Called when the last peer left.
@@ -49,6 +50,11 @@ interface StateCache {
   version: number
   stateVector: Uint8Array
   fullState: Uint8Array | null
+}
+
+/// An update with no structs and no deletions (what an empty document sends in step 2).
+function isEmptyUpdate(update: Uint8Array): boolean {
+  return update.length === 2 && update[0] === 0 && update[1] === 0
 }
 
 /// A room's live state.
@@ -162,12 +168,16 @@ export class Room {
       else byOrigin.set(origin, [update])
     }
     this.outgoing = []
-    for (const [origin, updates] of byOrigin) {
-      const merged = updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
-      const frame = encodeUpdate(merged)
-      for (const peer of this.peers.keys()) if (peer !== origin) peer.send(frame)
+    for (const [origin, all] of byOrigin) {
+      // A client with nothing to add answers sync step 1 with an empty update: relay nothing.
+      const updates = all.filter((u) => !isEmptyUpdate(u))
+      const merged = updates.length === 0 ? null : updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
+      if (merged) {
+        const frame = encodeUpdate(merged)
+        for (const peer of this.peers.keys()) if (peer !== origin) peer.send(frame)
+      }
       if (origin === 'cluster') continue // stored and acknowledged by the instance it came from
-      this.hooks.publish?.(this.name, 'update', merged)
+      if (merged) this.hooks.publish?.(this.name, 'update', merged)
       const ackCount = typeof origin === 'object' ? this.peers.get(origin)?.received : undefined
       this.hooks.persist(this.name, merged).then(
         () => {

@@ -4,7 +4,8 @@ import type { AppendEntry, Storage } from './storage/types.js'
 
 /// Append through a per-turn batch; each promise resolves when its entry is stored.
 export interface WriteBatcher {
-  append(room: string, update: Uint8Array): Promise<void>
+  /// With `update` null, resolves once everything queued before it is stored.
+  append(room: string, update: Uint8Array | null): Promise<void>
   /// Resolves when everything appended so far is stored (or failed).
   drain(): Promise<void>
 }
@@ -22,7 +23,7 @@ export function writeBatcher(storage: Storage): WriteBatcher {
     const done = waiters
     batch = []
     waiters = []
-    chain = chain.then(() => storage.append(entries)).then(
+    chain = chain.then(() => (entries.length ? storage.append(entries) : undefined)).then(
       () => { for (const w of done) w.resolve() },
       (error: unknown) => { for (const w of done) w.reject(error) },
     )
@@ -30,7 +31,7 @@ export function writeBatcher(storage: Storage): WriteBatcher {
 
   return {
     append(room, update) {
-      batch.push({ room, update })
+      if (update) batch.push({ room, update })
       if (!scheduled) {
         scheduled = true
         setImmediate(write)
