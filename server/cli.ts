@@ -13,6 +13,8 @@ ${formatOptions(false)}
 
 /// Run the command line; resolves when the server has stopped.
 export async function main(argv: string[]): Promise<number> {
+  // `concord converge …` is the convergence tester, loaded only when asked for.
+  if (argv[0] === 'converge') return (await import('./converge/main.js')).convergeMain(argv.slice(1))
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP)
     return 0
