@@ -70,15 +70,15 @@ export function compareToTruth(name: string, doc: Y.Doc, truth: Y.Doc, names: Ma
   const missing: string[] = []
   for (const [client, clock] of want) {
     const got = have.get(client) ?? 0
-    if (got < clock) missing.push(`${clock - got} of ${nameOf(client)} (clocks ${got}–${clock - 1})`)
+    if (got < clock) missing.push(`${nameOf(client)}'s clocks ${got}–${clock - 1}`)
   }
-  if (missing.length) problems.push({ kind: 'missing', replica: name, message: `${name} lacks operations: ${examples(missing)}` })
+  if (missing.length) problems.push({ kind: 'missing', replica: name, message: `${name} lacks what was typed at ${examples(missing)}` })
   const extra: string[] = []
   for (const [client, clock] of have) {
     const known = want.get(client) ?? 0
-    if (clock > known) extra.push(`${clock - known} by ${nameOf(client)}`)
+    if (clock > known) extra.push(`${nameOf(client)}'s clocks ${known}–${clock - 1}`)
   }
-  if (extra.length) problems.push({ kind: 'extra', replica: name, message: `${name} holds operations no client of this run typed: ${examples(extra)}` })
+  if (extra.length) problems.push({ kind: 'extra', replica: name, message: `${name} holds content no client of this run typed: ${examples(extra)}` })
   if (doc.store.pendingStructs || doc.store.pendingDs) {
     problems.push({ kind: 'missing', replica: name, message: `${name} holds updates it cannot apply: it never received something they depend on` })
   }

@@ -79,7 +79,7 @@ const flags: Flag[] = [
   { key: 'offlineMs', flag: 'offline-ms', kind: 'int', arg: 'MS', min: 1, help: 'Longest time a client stays offline.' },
   { key: 'restarts', flag: 'restarts', kind: 'int', arg: 'N', min: 0, help: 'Server restarts (SIGTERM, then start again) per run; needs --spawn.' },
   { key: 'kills', flag: 'kills', kind: 'int', arg: 'N', min: 0, help: 'Server SIGKILLs (then start again) per run; needs --spawn.' },
-  { key: 'settle', flag: 'settle', kind: 'number', arg: 'S', min: 1, help: 'How long to wait for replicas to settle before judging.' },
+  { key: 'settle', flag: 'settle', kind: 'number', arg: 'S', min: 1, help: 'How long to wait for the first sync, and for replicas to settle before judging.' },
   { key: 'allowEcho', flag: 'allow-echo', kind: 'bool', help: 'Report echoed updates but do not fail on them.' },
   { key: 'roomPrefix', flag: 'room-prefix', kind: 'string', arg: 'P', help: 'Room names are P-0, P-1, … (default: unique per run).' },
 ]

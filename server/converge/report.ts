@@ -39,7 +39,7 @@ export function formatReport(r: ConvergeResult): string {
   const verdict = r.ok ? 'CONVERGED' : r.problems.concat(r.results.flatMap((x) => x.problems)).every((p) => p.kind === 'echo') ? 'ECHO' : 'DIVERGED'
   lines.push(`concord converge: ${verdict} (seed ${r.seed})`)
   lines.push(`  target    ${r.target}${r.spawned ? ` (spawned: ${r.spawned})` : ''}`)
-  lines.push(`  workload  ${r.clients} clients in ${r.rooms} rooms for ${r.editSeconds} s: ${r.totals.edits} edits, ${r.totals.undos} undo/redo, ${r.totals.connects} connects`)
+  lines.push(`  workload  ${r.clients} clients in ${r.rooms} room${r.rooms === 1 ? '' : 's'} for ${r.editSeconds} s: ${r.totals.edits} edits, ${r.totals.undos} undo/redo, ${r.totals.connects} connects`)
   const f = r.faults
   lines.push(`  faults    stalls ${f.stalls}, resets ${f.resets}, disconnects ${f.disconnects}, restarts ${f.restarts}, kills ${f.kills}`)
   lines.push(`  settled   ${r.settled ? `in ${(r.settleMs / 1000).toFixed(1)} s` : `NO (gave up after ${(r.settleMs / 1000).toFixed(1)} s)`}`)
