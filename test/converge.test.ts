@@ -165,6 +165,7 @@ describe('the command line', () => {
     expect(replayCommand(o)).toBe(`npx concord converge --url ws://h:1 --clients 3 --seed 'x y'`)
     expect(parseOptions(['--url', 'ws://h:1'], () => '77').seed).toBe('77')
     expect(() => parseOptions(['--url', 'http://h:1'], () => '1')).toThrow(UsageError)
+    expect(parseOptions(['--url', 'ws://h:1/collab/'], () => '1').url).toBe('ws://h:1/collab')
   })
 })
 

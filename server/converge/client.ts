@@ -42,12 +42,14 @@ export interface ClientStats {
   connects: number
   /// Closes the client did not ask for (resets, server restarts, server closes).
   drops: number
+  /// Connection attempts that never opened (server down, refused upgrade).
+  failedAttempts: number
   framesIn: number
   framesOut: number
   updatesIn: number
   /// Frames that could not be decoded (a server bug, or a protocol extension).
   badFrames: number
-  /// Close codes received, for the report.
+  /// Close codes of opened connections that closed on their own, for the report.
   closeCodes: Record<string, number>
   /// Permission-denied reasons received (y-protocols auth message).
   denied: string[]
@@ -65,7 +67,7 @@ export class SimClient {
   /// Journal entries this client pushed; each must be in every replica exactly once.
   readonly journaled: string[] = []
   readonly stats: ClientStats = {
-    edits: 0, undos: 0, connects: 0, drops: 0, framesIn: 0, framesOut: 0, updatesIn: 0, badFrames: 0,
+    edits: 0, undos: 0, connects: 0, drops: 0, failedAttempts: 0, framesIn: 0, framesOut: 0, updatesIn: 0, badFrames: 0,
     closeCodes: {}, denied: [],
   }
   /// Echoes of the probe edit (see `probe`).
@@ -147,11 +149,17 @@ export class SimClient {
       if (this.ws === ws) this.receive(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     })
     ws.on('error', () => undefined) // 'close' follows and schedules the retry
+    let opened = false
+    ws.once('open', () => { opened = true })
     ws.on('close', (code: number) => {
       if (this.ws !== ws) return
       this.ws = null
-      this.stats.drops++
-      this.stats.closeCodes[code] = (this.stats.closeCodes[code] ?? 0) + 1
+      if (opened) {
+        this.stats.drops++
+        this.stats.closeCodes[code] = (this.stats.closeCodes[code] ?? 0) + 1
+      } else {
+        this.stats.failedAttempts++
+      }
       this.lostConnection()
       this.scheduleRetry()
     })

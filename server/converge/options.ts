@@ -60,7 +60,7 @@ interface Flag {
 }
 
 const flags: Flag[] = [
-  { key: 'url', flag: 'url', kind: 'string', arg: 'URL', help: 'Server to test, ws://HOST:PORT (rooms are appended as the path).' },
+  { key: 'url', flag: 'url', kind: 'string', arg: 'URL', help: 'Server to test, ws://HOST:PORT[/PATH]; a room\'s URL is URL/ROOM, as with y-websocket.' },
   { key: 'spawn', flag: 'spawn', kind: 'string', arg: 'CMD', help: 'Start the server with this shell command; {port} and $PORT give its port. Enables restarts and kills.' },
   { key: 'port', flag: 'port', kind: 'int', arg: 'N', min: 0, max: 65535, help: 'Port for --spawn (0: a free one).' },
   { key: 'clients', flag: 'clients', kind: 'int', arg: 'N', min: 1, max: 10_000, help: 'Simulated clients, spread over the rooms.' },
@@ -139,7 +139,7 @@ export function parseOptions(argv: readonly string[], randomSeed: () => string):
   const o = options as unknown as ConvergeOptions
   if (!o.url && !o.spawn) throw new UsageError('give the server to test: --url ws://HOST:PORT, or --spawn "<command>"')
   if (o.url && o.spawn) throw new UsageError('--url and --spawn exclude each other (with --spawn the URL is ws://127.0.0.1:<port>)')
-  if (o.url && !/^wss?:\/\/[^/]+\/?$/.test(o.url)) throw new UsageError(`--url: expected ws://HOST:PORT or wss://HOST:PORT, got ${JSON.stringify(o.url)}`)
+  if (o.url && !/^wss?:\/\/[^/?#]+(\/[^?#]*)?$/.test(o.url)) throw new UsageError(`--url: expected ws://HOST:PORT or ws://HOST:PORT/PATH (wss:// too), got ${JSON.stringify(o.url)}`)
   if (o.url?.startsWith('wss:') && !o.direct) throw new UsageError('--url wss://…: the fault proxy speaks plain TCP to ws:// only; add --direct')
   if (!o.spawn) {
     if (given.has('restarts') && o.restarts > 0) throw new UsageError('--restarts needs --spawn (the tool can only restart a server it started)')
