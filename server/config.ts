@@ -37,6 +37,20 @@ const storageUrl: Parser<string> = (raw, name) => {
   )
 }
 
+const httpUrl: Parser<string | null> = (raw, name) => {
+  if (raw === '') return null
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(`${name}: expected an http:// or https:// URL, got ${JSON.stringify(raw)}`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name}: expected an http:// or https:// URL, got ${JSON.stringify(raw)}`)
+  }
+  return raw
+}
+
 const oneOf = <T extends string>(...values: T[]): Parser<T> => (raw, name) => {
   if ((values as string[]).includes(raw)) return raw as T
   throw new ConfigError(`${name}: expected one of ${values.join(', ')}, got ${JSON.stringify(raw)}`)
@@ -79,6 +93,13 @@ export const optionTable = {
   logLevel: spec('log-level', 'info' as 'debug' | 'info' | 'warn' | 'error' | 'silent', 'Log level: debug, info, warn, error or silent.', oneOf('debug', 'info', 'warn', 'error', 'silent')),
   editor: spec('editor', true, 'Serve the collaborative editor at / (built into dist/editor).', bool),
   publicDir: spec('public-dir', null as string | null, 'Serve the editor from this folder instead of the built one.', optionalText, '(built editor)'),
+  metrics: spec('metrics', true, 'Serve Prometheus metrics at /metrics.', bool),
+  api: spec('api', true, 'Serve the HTTP API for documents at /api/ (token-protected when auth is on).', bool),
+  textName: spec('text-name', 'codemirror', 'Name of the shared Y.Text that GET /api/rooms/<room>/text returns.', text),
+  readyTimeoutMs: spec('ready-timeout-ms', 2000, 'Time limit of each /readyz check (storage, Redis).', int(1, 60_000)),
+  webhookUrl: spec('webhook-url', null as string | null, 'POST {"room"} here (debounced) when a document changed.', httpUrl, '(off)'),
+  webhookSecret: spec('webhook-secret', null as string | null, 'HMAC-SHA256 key signing webhook bodies (X-Concord-Signature); required with --webhook-url.', optionalText, '(none)'),
+  webhookDebounceMs: spec('webhook-debounce-ms', 2000, 'Wait this long after a room\'s last change before calling the webhook (at most 10× this while edits continue).', int(0, 3_600_000)),
 } satisfies Record<string, OptionSpec<unknown>>
 
 /// Names of the options.
@@ -119,6 +140,9 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv): 
       else raw = argv[++i]
     }
     config[key] = s.parse(raw, `--${s.flag}`)
+  }
+  if (config.webhookUrl !== null && config.webhookSecret === null) {
+    throw new ConfigError('--webhook-secret (CONCORD_WEBHOOK_SECRET) is required with --webhook-url: webhook bodies are signed')
   }
   return config as Config
 }

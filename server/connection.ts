@@ -2,6 +2,7 @@
 // is loaded, sending with a bound on buffered bytes, and the mapping of errors to close codes.
 import type { WebSocket } from 'ws'
 import { CloseCode } from './closeCodes.js'
+import type { Traffic } from './metrics.js'
 import { ProtocolError } from './protocol.js'
 import type { Peer, Room } from './room.js'
 
@@ -55,6 +56,8 @@ export class Connection implements Peer {
     readonly ws: WebSocket,
     readonly info: ConnectionInfo,
     private readonly limits: ConnectionLimits,
+    /// Frame counters for metrics, shared by the server's connections.
+    private readonly traffic?: Traffic,
   ) {
     this.id = info.id
     this.readOnly = info.readOnly
@@ -72,6 +75,7 @@ export class Connection implements Peer {
     if (!this.open) return
     this.ws.send(frame)
     this.bytesOut += frame.length
+    this.traffic?.sent(frame)
     this.lastSentAt = Date.now()
     if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
       this.close(CloseCode.TryAgainLater, 'slow consumer: too many unsent bytes')
@@ -95,6 +99,7 @@ export class Connection implements Peer {
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closeCode !== null) return
     this.bytesIn += data.length
+    this.traffic?.received(data)
     if (!isBinary) {
       this.close(CloseCode.Malformed, 'text frames are not part of the protocol')
       return

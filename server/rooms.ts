@@ -1,5 +1,6 @@
 // The registry of loaded rooms: loads each room once however many joins race (single
 // flight), unloads it after a grace period without peers, and routes storage failures.
+import { performance } from 'node:perf_hooks'
 import { CloseCode } from './closeCodes.js'
 import { Room, type RoomHooks } from './room.js'
 import type { Storage } from './storage/types.js'
@@ -14,6 +15,15 @@ export interface RoomsOptions {
   publish?: RoomHooks['publish']
   /// Report errors (storage failures) somewhere visible.
   log?: (message: string, error: unknown) => void
+  /// Told about loads, unloads and applied updates, for metrics.
+  observer?: RoomsObserver
+}
+
+/// What the registry reports for metrics (times in seconds).
+export interface RoomsObserver {
+  loaded(seconds: number): void
+  unloaded(reason: 'idle' | 'failed'): void
+  applied?: RoomHooks['applied']
 }
 
 interface Entry {
@@ -35,6 +45,7 @@ export class Rooms {
       publish: options.publish,
       empty: (room) => this.scheduleUnload(room),
       failed: (room, error) => this.fail(room, error),
+      applied: options.observer?.applied,
     }
   }
 
@@ -79,7 +90,13 @@ export class Rooms {
     return fresh.loading
   }
 
+  /// Let a room acquired without joining it (the HTTP API) unload once it has no peers.
+  release(room: Room): void {
+    if (room.peers.size === 0) this.scheduleUnload(room)
+  }
+
   private async load(name: string): Promise<Room> {
+    const start = performance.now()
     const updates = await this.options.storage.load(name)
     const room = new Room(name, this.hooks)
     try {
@@ -88,6 +105,7 @@ export class Rooms {
       room.destroy()
       throw error
     }
+    this.options.observer?.loaded((performance.now() - start) / 1000)
     return room
   }
 
@@ -110,6 +128,7 @@ export class Rooms {
     if (room.peers.size > 0 || this.entries.get(room.name) !== entry) return
     this.entries.delete(room.name)
     room.destroy()
+    this.options.observer?.unloaded('idle')
   }
 
   // A store failed: what the room holds in memory is not all durable. Close its peers with a
@@ -122,6 +141,7 @@ export class Rooms {
     this.entries.delete(room.name)
     for (const peer of [...room.peers.keys()]) peer.close(CloseCode.TryAgainLater, 'storage failure')
     room.destroy()
+    this.options.observer?.unloaded('failed')
   }
 
   /// Flush every room and wait until storage has everything.

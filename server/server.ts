@@ -5,12 +5,15 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { allowAll, createApi, type Authorize } from './api.js'
 import { CloseCode } from './closeCodes.js'
 import { defaultConfig, type Config } from './config.js'
 import { Connection } from './connection.js'
 import { sendError, sendHealth } from './health.js'
 import { startHeartbeat } from './heartbeat.js'
 import { createLogger, type Logger } from './log.js'
+import { createMetrics, timedStorage, type Metrics } from './metrics.js'
+import { createReadiness, sendReadiness, type Readiness, type ReadinessCheck } from './readiness.js'
 import { parseRoomName, queryOf } from './roomName.js'
 import { Rooms } from './rooms.js'
 import { openStorage } from './storage/open.js'
@@ -22,6 +25,10 @@ export interface ServerOptions extends Partial<Config> {
   store?: Storage
   /// A logger; by default one at `logLevel` writing JSON to stdout.
   logger?: Logger
+  /// Decide HTTP API requests (token → access); by default everyone may read and write.
+  authorize?: Authorize
+  /// Extra /readyz checks by name (the store's `ping` is added as `storage`).
+  readinessChecks?: Record<string, ReadinessCheck>
 }
 
 /// A running (or ready to run) Concord server.
@@ -31,6 +38,10 @@ export interface ConcordServer {
   readonly rooms: Rooms
   readonly connections: ReadonlySet<Connection>
   readonly log: Logger
+  /// This server's Prometheus metrics.
+  readonly metrics: Metrics
+  /// The /readyz checks; other parts (the Redis cluster) add theirs.
+  readonly readiness: Readiness
   /// Start listening; resolves with the bound address.
   listen(): Promise<AddressInfo>
   /// `ws://host:port` once listening.
@@ -53,13 +64,27 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
 export async function createServer(options: ServerOptions = {}): Promise<ConcordServer> {
   const config: Config = { ...defaultConfig(), ...options }
   const log = options.logger ?? createLogger(config.logLevel)
-  const storage = options.store ?? (await openStorage(config.storage))
-  const rooms = new Rooms({
+  const connections = new Set<Connection>()
+  const metrics = createMetrics({ connections: () => connections.size, roomsLoaded: () => rooms.size })
+  const storage = timedStorage(options.store ?? (await openStorage(config.storage)), metrics)
+  const rooms: Rooms = new Rooms({
     storage,
     unloadAfterMs: config.unloadAfterMs,
     log: (message, error) => log.error({ err: error }, message),
+    observer: metrics,
   })
-  const connections = new Set<Connection>()
+  const readiness = createReadiness(config.readyTimeoutMs)
+  if (storage.ping) readiness.add('storage', () => storage.ping!())
+  for (const [name, check] of Object.entries(options.readinessChecks ?? {})) readiness.add(name, check)
+  const api = createApi({
+    rooms,
+    authorize: options.authorize ?? allowAll,
+    textName: config.textName,
+    maxBodyBytes: config.maxMessageBytes,
+    closing: () => closing,
+    refused: (status) => metrics.refused('http', status),
+    log,
+  })
   const instance = randomBytes(3).toString('hex')
   let nextId = 1
   let closing = false
@@ -73,6 +98,27 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     const path = (req.url ?? '/').split('?', 1)[0]
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       sendHealth(res, startedAt, { rooms: rooms.size, connections: connections.size })
+      return
+    }
+    if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      void sendReadiness(res, readiness, closing)
+      return
+    }
+    if (path === '/metrics' && config.metrics && req.method === 'GET') {
+      metrics.render().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' })
+          res.end(text)
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'metrics failed')
+          sendError(res, 500, 'metrics failed')
+        },
+      )
+      return
+    }
+    if (config.api && path.startsWith('/api/')) {
+      void api(req, res, path)
       return
     }
     sendError(res, 404, 'not found')
@@ -103,16 +149,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
         ip: req.socket.remoteAddress ?? '',
       },
       config,
+      metrics.traffic,
     )
     connections.add(conn)
-    const connLog = log.child({ conn: conn.id, room })
-    connLog.debug('open')
+    metrics.opened()
+    const connLog = log.child({ conn: conn.id, room, user: conn.info.user })
+    connLog.info({ ip: conn.info.ip, readOnly: conn.readOnly }, 'open')
     ws.on('error', (error) => connLog.debug({ err: error }, 'socket error'))
     ws.on('close', (code) => {
       connections.delete(conn)
       conn.closed(code)
+      // Our code when the server closed it, the peer's otherwise (1006: no close frame).
+      const closeCode = conn.closeCode ?? code
+      metrics.closed(closeCode)
       connLog.info(
-        { code, durationMs: Date.now() - conn.openedAt, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut },
+        { code: closeCode, durationMs: Date.now() - conn.openedAt, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut },
         'close',
       )
     })
@@ -132,6 +183,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     rooms,
     connections,
     log,
+    metrics,
+    readiness,
     get url() { return url },
     listen() {
       return new Promise((resolve, reject) => {
