@@ -1,6 +1,5 @@
 // The `concord` command: parse options, start the server, stop gracefully on SIGTERM/SIGINT.
 import { ConfigError, formatOptions, resolveConfig } from './config.js'
-import { createServer } from './server.js'
 
 const HELP = `Usage: concord [options]
 
@@ -27,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error
   }
+  // Loaded only once the options are valid, so a bad option fails fast.
+  const { createServer } = await import('./server.js')
   const server = await createServer(config)
   const address = await server.listen()
   server.log.info({ host: address.address, port: address.port, storage: config.storage }, `listening on ${server.url}`)
