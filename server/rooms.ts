@@ -17,6 +17,8 @@ export interface RoomsOptions {
   log?: (message: string, error: unknown) => void
   /// Told about loads, unloads and applied updates, for metrics.
   observer?: RoomsObserver
+  /// Called once a change to a room is durably stored (the webhook).
+  stored?: (room: string) => void
 }
 
 /// What the registry reports for metrics (times in seconds).
@@ -41,7 +43,12 @@ export class Rooms {
   constructor(private readonly options: RoomsOptions) {
     this.writes = writeBatcher(options.storage)
     this.hooks = {
-      persist: (room, update) => this.writes.append(room, update),
+      persist: (room, update) => {
+        const written = this.writes.append(room, update)
+        const stored = options.stored
+        if (stored && update) written.then(() => stored(room), () => undefined)
+        return written
+      },
       publish: options.publish,
       empty: (room) => this.scheduleUnload(room),
       failed: (room, error) => this.fail(room, error),

@@ -18,6 +18,7 @@ import { parseRoomName, queryOf } from './roomName.js'
 import { Rooms } from './rooms.js'
 import { openStorage } from './storage/open.js'
 import type { Storage } from './storage/types.js'
+import { createWebhook } from './webhook.js'
 
 /// Options of `createServer`: any option of the table, plus objects for embedders.
 export interface ServerOptions extends Partial<Config> {
@@ -66,12 +67,16 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   const log = options.logger ?? createLogger(config.logLevel)
   const connections = new Set<Connection>()
   const metrics = createMetrics({ connections: () => connections.size, roomsLoaded: () => rooms.size })
+  const webhook = config.webhookUrl && config.webhookSecret
+    ? createWebhook({ url: config.webhookUrl, secret: config.webhookSecret, debounceMs: config.webhookDebounceMs, log })
+    : null
   const storage = timedStorage(options.store ?? (await openStorage(config.storage)), metrics)
   const rooms: Rooms = new Rooms({
     storage,
     unloadAfterMs: config.unloadAfterMs,
     log: (message, error) => log.error({ err: error }, message),
     observer: metrics,
+    stored: webhook ? (room) => webhook.changed(room) : undefined,
   })
   const readiness = createReadiness(config.readyTimeoutMs)
   if (storage.ping) readiness.add('storage', () => storage.ping!())
@@ -210,6 +215,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
       while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
       for (const conn of connections) conn.ws.terminate()
       rooms.destroyAll()
+      await webhook?.close()
       wss.close()
       server.closeAllConnections()
       await serverClosed
