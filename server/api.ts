@@ -7,24 +7,15 @@
 // Every request passes `authorize` first, the same decision the WebSocket upgrade makes.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as Y from 'yjs'
+import type { Access, AuthDecision } from './auth.js'
 import type { Logger } from './log.js'
 import { parseRoomName } from './roomName.js'
 import type { Room } from './room.js'
 import type { Rooms } from './rooms.js'
 
-/// What a token grants in a room.
-export type Access = 'read' | 'write'
-
-/// The outcome of checking a request's credentials.
-export type Authorization =
-  | { ok: true; access: Access; user: string | null }
-  | { ok: false; status: 401 | 403; reason: string }
-
-/// Decide a request. `room` is null for requests about no single room (the room list).
-export type Authorize = (req: IncomingMessage, room: string | null) => Authorization | Promise<Authorization>
-
-/// Grants everyone write access: the behaviour without authentication.
-export const allowAll: Authorize = () => ({ ok: true, access: 'write', user: null })
+/// Decide a request, as the WebSocket upgrade does. `room` is null for the room list (a
+/// question about every room).
+export type Authorize = (req: IncomingMessage, room: string | null) => AuthDecision | Promise<AuthDecision>
 
 /// What the API needs from the server.
 export interface ApiOptions {

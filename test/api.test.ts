@@ -1,9 +1,9 @@
 // The HTTP API against a real server with connected `ws` clients.
 import { afterEach, expect, test } from 'vitest'
 import * as Y from 'yjs'
-import type { Authorize } from '../server/api.js'
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
+import { SECRET, sign } from './authHelpers.js'
 import { startServer, TestClient, waitFor } from './helpers.js'
 
 const servers: ConcordServer[] = []
@@ -32,7 +32,7 @@ async function backendAppend(server: ConcordServer, room: string, suffix: string
   return fetch(`${httpOf(server)}/api/rooms/${encodeURIComponent(room)}/update`, {
     method: 'POST',
     headers: { 'content-type': 'application/octet-stream', ...headers },
-    body: Y.encodeStateAsUpdate(doc, before),
+    body: new Uint8Array(Y.encodeStateAsUpdate(doc, before)),
   })
 }
 
@@ -133,42 +133,45 @@ test('bad room names, paths, methods and bodies get a JSON error and change noth
 })
 
 test('without a token 401, with a token for another room or read-only 403; a good token works', async () => {
-  // Tokens as an auth hook would see them: `Bearer <room>:<access>`.
-  const authorize: Authorize = (req, room) => {
-    const m = /^Bearer ([^:]+):(read|write)$/.exec(req.headers.authorization ?? '')
-    if (!m) return { ok: false, status: 401, reason: 'missing or invalid token' }
-    if (room !== null && m[1] !== room) return { ok: false, status: 403, reason: 'token does not grant this room' }
-    return { ok: true, access: m[2] as 'read' | 'write', user: 'backend' }
-  }
-  const server = await startServer({ authorize })
+  const server = await startServer({ authSecret: SECRET })
   servers.push(server)
-  const a = await new TestClient(server.url, 'secret').connect()
+  const a = await new TestClient(server.url, 'secret', `?token=${await sign({ rooms: 'secret', access: 'write' })}`).connect()
   clients.push(a)
   const http = httpOf(server)
+  const bearer = async (claims: Parameters<typeof sign>[0], options?: Parameters<typeof sign>[1]) =>
+    ({ authorization: `Bearer ${await sign(claims, options)}` })
   const body = (() => {
     const d = new Y.Doc()
     docs.push(d)
     d.getText('codemirror').insert(0, 'signed')
-    return Y.encodeStateAsUpdate(d)
+    return new Uint8Array(Y.encodeStateAsUpdate(d))
   })()
-  const post = (auth?: string) => fetch(`${http}/api/rooms/secret/update`, {
-    method: 'POST', body, headers: auth ? { authorization: auth } : {},
-  })
-  const expectError = async (res: Response, status: number) => {
+  const post = (headers: Record<string, string> = {}, query = '') =>
+    fetch(`${http}/api/rooms/secret/update${query}`, { method: 'POST', body, headers })
+  const expectError = async (res: Response, status: number, message: RegExp) => {
     expect(res.status).toBe(status)
     expect(res.headers.get('content-type')).toBe('application/json')
-    expect(typeof (await res.json()).error).toBe('string')
+    expect((await res.json()).error).toMatch(message)
   }
-  await expectError(await fetch(`${http}/api/rooms/secret/text`), 401)
-  await expectError(await fetch(`${http}/api/rooms`), 401)
-  await expectError(await post(), 401)
-  await expectError(await post('Bearer other:write'), 403)
-  await expectError(await post('Bearer secret:read'), 403)
-  await expectError(await fetch(`${http}/api/rooms/secret/text`, { headers: { authorization: 'Bearer other:read' } }), 403)
+  await expectError(await fetch(`${http}/api/rooms/secret/text`), 401, /missing token/)
+  await expectError(await fetch(`${http}/api/rooms`), 401, /missing token/)
+  await expectError(await post(), 401, /missing token/)
+  await expectError(await post({ authorization: 'Bearer not.a.token' }), 401, /invalid token/)
+  await expectError(await post(await bearer({ rooms: 'secret', access: 'write' }, { secret: 'another-secret-another-secret-another-secret' })), 401, /bad signature/)
+  await expectError(await post(await bearer({ rooms: 'secret', access: 'write' }, { expiresIn: Math.floor(Date.now() / 1000) - 60 })), 401, /expired/)
+  await expectError(await post(await bearer({ rooms: 'other', access: 'write' })), 403, /does not grant this room/)
+  await expectError(await post(await bearer({ rooms: 'secret', access: 'read' })), 403, /read-only/)
+  await expectError(await fetch(`${http}/api/rooms/secret/text`, { headers: await bearer({ rooms: 'other/*' }) }), 403, /does not grant/)
+  // Listing rooms needs a token for every room.
+  await expectError(await fetch(`${http}/api/rooms`, { headers: await bearer({ rooms: ['secret', '*', '*/*'] }) }), 403, /does not grant/)
   expect(a.count('update')).toBe(0)
 
-  expect((await post('Bearer secret:write')).status).toBe(200)
+  expect((await post(await bearer({ rooms: 'secret', access: 'write', sub: 'backend' }))).status).toBe(200)
   await waitFor(() => text(a) === 'signed', 'the client to receive the authorised edit')
-  const read = await fetch(`${http}/api/rooms/secret/text`, { headers: { authorization: 'Bearer secret:read' } })
+  // ?token= works as on the WebSocket; a read token may read.
+  const read = await fetch(`${http}/api/rooms/secret/text?token=${await sign({ rooms: 's*' })}`)
+  expect(read.status).toBe(200)
   expect(await read.text()).toBe('signed')
+  const list = await fetch(`${http}/api/rooms`, { headers: await bearer({ rooms: '**' }) })
+  expect(await list.json()).toEqual({ rooms: [{ name: 'secret', connections: 1 }] })
 })

@@ -5,8 +5,9 @@ import { spawn, spawnSync } from 'node:child_process'
 import { beforeAll, expect, test } from 'vitest'
 import { optionTable, type OptionName } from '../server/config.js'
 
-/// A bad value for each option, and what the message must say about accepted values.
-const bad: Partial<Record<OptionName, [string, RegExp]>> = {
+/// A bad value for each option, what the message must say about accepted values, and any
+/// other flags the case needs.
+const bad: Partial<Record<OptionName, [string, RegExp, string[]?]>> = {
   host: ['', /must not be empty/],
   port: ['70000', /expected an integer from 0 to 65535, got "70000"/],
   storage: ['mysql://x', /expected memory, sqlite:PATH or postgres:\/\/USER@HOST\/DB, got "mysql:\/\/x"/],
@@ -24,6 +25,18 @@ const bad: Partial<Record<OptionName, [string, RegExp]>> = {
   readyTimeoutMs: ['0', /expected an integer from 1 to 60000/],
   webhookUrl: ['ftp://example.test/hook', /expected an http:\/\/ or https:\/\/ URL/],
   webhookDebounceMs: ['later', /expected an integer from 0 to 3600000/],
+  authSecret: ['too-short', /must be at least 32 bytes long/],
+  authPublicKey: ['/nonexistent/key.pem', /cannot use "\/nonexistent\/key.pem": ENOENT/],
+  allowedOrigins: ['https://a.test/path', /is not an origin \(scheme:\/\/host\[:port\], no path\)/],
+  trustProxy: ['sometimes', /expected true or false/],
+  maxConnectionsPerIp: ['-1', /expected an integer from 0/],
+  maxConnectionsPerRoom: ['many', /expected an integer from 0/],
+  maxRooms: ['1e3', /expected an integer from 0/],
+  maxPendingUpgrades: ['0', /expected an integer from 1/],
+  messagesPerSecond: ['fast', /expected an integer from 0/],
+  messageBurst: ['0', /expected an integer from 1/],
+  tlsCert: ['/nonexistent/cert.pem', /cannot use "\/nonexistent\/cert.pem": ENOENT/, ['--tls-key', 'package.json']],
+  tlsKey: ['/nonexistent/key.pem', /cannot use "\/nonexistent\/key.pem": ENOENT/, ['--tls-cert', 'package.json']],
 }
 /// Options where every string is a valid value.
 const anyValue: OptionName[] = ['publicDir', 'webhookSecret']
@@ -62,11 +75,13 @@ test('every option has a bad-value case (or accepts any string)', () => {
 
 test('every bad value, as a flag and as an environment variable: clear message, exit code 2', async () => {
   const cases: Array<{ args: string[]; env: Record<string, string>; names: string; accepts: RegExp }> = []
-  for (const [name, [value, accepts]] of Object.entries(bad) as Array<[OptionName, [string, RegExp]]>) {
+  for (const [name, [value, accepts, extra = []]] of Object.entries(bad) as Array<[OptionName, [string, RegExp, string[]?]]>) {
     const s = optionTable[name]
-    cases.push({ args: [`--${s.flag}`, value], env: {}, names: `--${s.flag}`, accepts })
-    cases.push({ args: [`--${s.flag}=${value}`], env: {}, names: `--${s.flag}`, accepts })
-    cases.push({ args: [], env: { [s.env]: value }, names: s.env, accepts })
+    // Values checked when the server starts (files) are reported by flag name.
+    const late = /cannot use/.test(accepts.source)
+    cases.push({ args: [`--${s.flag}`, value, ...extra], env: {}, names: `--${s.flag}`, accepts })
+    cases.push({ args: [`--${s.flag}=${value}`, ...extra], env: {}, names: `--${s.flag}`, accepts })
+    cases.push({ args: extra, env: { [s.env]: value }, names: late ? `--${s.flag}` : s.env, accepts })
   }
   // A few at a time: the machine is shared.
   for (let i = 0; i < cases.length; i += 4) {
@@ -92,6 +107,7 @@ test('unknown options, stray arguments, missing values and a webhook without a s
     [[], { CONCORD_WEBHOOK_URL: 'http://127.0.0.1:9/hook' }, /--webhook-secret .* is required/],
     // A flag wins over the environment, and is still validated.
     [['--port', 'x'], { CONCORD_PORT: '0' }, /--port: expected an integer/],
+    [['--tls-cert', 'package.json'], {}, /--tls-cert and --tls-key go together/],
   ]
   const results = await Promise.all(cases.map(([args, env]) => run(args, env)))
   cases.forEach(([args, env, message], i) => {

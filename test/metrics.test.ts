@@ -8,6 +8,7 @@ import { encodeUpdate } from '../server/protocol.js'
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import type { Storage, StorageEvents } from '../server/storage/types.js'
+import { SECRET, sign } from './authHelpers.js'
 import { startServer, TestClient, waitFor } from './helpers.js'
 
 const servers: ConcordServer[] = []
@@ -127,18 +128,19 @@ test('counters move by exactly the traffic the clients made', async () => {
 
 test('two servers in one process keep separate counters; auth refusals are counted', async () => {
   const quiet = await startServer()
-  const busy = await startServer({
-    authorize: (req) => (req.headers.authorization === 'Bearer ok'
-      ? { ok: true, access: 'read', user: 'u' }
-      : { ok: false, status: 401, reason: 'token missing' }),
-  })
+  const busy = await startServer({ authSecret: SECRET })
   servers.push(quiet, busy)
-  const c = await new TestClient(busy.url, 'solo').connect()
+  const c = await new TestClient(busy.url, 'solo', `?token=${await sign({ rooms: 'solo', access: 'write' })}`).connect()
   clients.push(c)
   c.doc.getText('t').insert(0, 'x')
   const http = busy.url.replace('ws:', 'http:')
   expect((await fetch(`${http}/api/rooms`)).status).toBe(401)
-  expect((await fetch(`${http}/api/rooms/solo/update`, { method: 'POST', headers: { authorization: 'Bearer ok' }, body: new Uint8Array([0, 0]) })).status).toBe(403)
+  const readOnly = { authorization: `Bearer ${await sign({ rooms: 'solo', access: 'read' })}` }
+  expect((await fetch(`${http}/api/rooms/solo/update`, { method: 'POST', headers: readOnly, body: new Uint8Array([0, 0]) })).status).toBe(403)
+  // A WebSocket without a token is refused before the upgrade, and counted too.
+  const refused = new TestClient(busy.url, 'solo')
+  clients.push(refused)
+  await expect(refused.opened).rejects.toThrow(/401/)
   await waitFor(() => busy.rooms.get('solo')?.doc.getText('t').toString() === 'x', 'the edit to apply')
 
   const q = await scrape(quiet)
@@ -147,6 +149,7 @@ test('two servers in one process keep separate counters; auth refusals are count
   expect(get(m, 'concord_messages_received_total{type="update"}')).toBe(1)
   expect(get(m, 'concord_auth_refusals_total{channel="http",status="401"}')).toBe(1)
   expect(get(m, 'concord_auth_refusals_total{channel="http",status="403"}')).toBe(1)
+  expect(get(m, 'concord_auth_refusals_total{channel="websocket",status="401"}')).toBe(1)
   expect(get(q, 'concord_connections_opened_total')).toBe(0)
   expect(get(q, 'concord_messages_received_total{type="update"}')).toBe(0)
   expect(get(q, 'concord_auth_refusals_total{channel="http",status="401"}')).toBe(0)
