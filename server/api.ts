@@ -25,6 +25,8 @@ export interface ApiOptions {
   textName: string
   /// Largest accepted POST body.
   maxBodyBytes: number
+  /// Rooms loaded at once (0: no limit); loading another for a request gets 503.
+  maxRooms: number
   /// Whether the server is shutting down (new work is refused with 503).
   closing(): boolean
   /// Told about every 401/403, for metrics.
@@ -102,6 +104,9 @@ export function createApi(options: ApiOptions): (req: IncomingMessage, res: Serv
   /// Run `use` on the room, loading it if needed; a room loaded only for this request
   /// unloads after the usual grace period.
   async function withRoom<T>(name: string, use: (room: Room) => T | Promise<T>): Promise<T> {
+    if (options.maxRooms > 0 && !rooms.get(name) && rooms.size >= options.maxRooms) {
+      throw new HttpError(503, 'too many rooms loaded', { 'retry-after': '1' })
+    }
     let room: Room
     try {
       room = await rooms.acquire(name)

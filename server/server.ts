@@ -122,6 +122,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     },
     textName: config.textName,
     maxBodyBytes: config.maxMessageBytes,
+    maxRooms: config.maxRooms,
     closing: () => closing,
     refused: (status) => metrics.refused('http', status),
     log,

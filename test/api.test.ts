@@ -101,7 +101,7 @@ test('GET returns what several clients typed; POST to an unloaded room is stored
 })
 
 test('bad room names, paths, methods and bodies get a JSON error and change nothing', async () => {
-  const server = await startServer({ maxMessageBytes: 2048 })
+  const server = await startServer({ maxMessageBytes: 2048, maxRooms: 1 })
   servers.push(server)
   const a = await new TestClient(server.url, 'kept').connect()
   clients.push(a)
@@ -118,6 +118,7 @@ test('bad room names, paths, methods and bodies get a JSON error and change noth
     ['/api/rooms/kept/update', { method: 'POST' }, 400, /empty body/],
     ['/api/rooms/kept/update', { method: 'POST', body: 'not a yjs update at all' }, 400, /not a Yjs update/],
     ['/api/rooms/kept/update', { method: 'POST', body: new Uint8Array(4096) }, 413, /larger than 2048 bytes/],
+    ['/api/rooms/another/text', {}, 503, /too many rooms loaded/],
   ]
   for (const [path, init, status, message] of cases) {
     const res = await fetch(http + path, init)
