@@ -173,7 +173,7 @@ test(`fuzz: ${FRAMES} hostile frames (seed ${SEED}) while honest clients edit`, 
       if (editRand() < 0.2 && text.length > 4) text.delete(Math.floor(editRand() * (text.length - 2)), 2)
       else text.insert(Math.floor(editRand() * (text.length + 1)), `h${edits}`)
       edits++
-      await new Promise((r) => setTimeout(r, 5))
+      await new Promise((r) => setTimeout(r, 20))
     }
   })()
 
