@@ -130,6 +130,7 @@ export const optionTable = {
   maxPendingUpgrades: spec('max-pending-upgrades', 1000, 'Upgrades waiting for authentication at once; more get 503.', int(1)),
   messagesPerSecond: spec('messages-per-second', 100, 'Sustained messages per second per connection (token bucket); a faster client is slowed down, not dropped (0: no limit).', int(0)),
   messageBurst: spec('message-burst', 300, 'Messages a connection may send at once above the sustained rate; one frame holding more closes with 4429.', int(1)),
+  readOnlyAwareness: spec('read-only-awareness', true, 'Whether read-only connections may share awareness (cursor, name) with the room.', bool),
   tlsCert: spec('tls-cert', null as string | null, 'PEM certificate chain file: serve https:// and wss:// (needs --tls-key).', optionalText, '(none)'),
   tlsKey: spec('tls-key', null as string | null, 'PEM private key file for --tls-cert.', optionalText, '(none)'),
 } satisfies Record<string, OptionSpec<unknown>>

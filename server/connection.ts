@@ -5,7 +5,10 @@ import type { WebSocket } from 'ws'
 import { CloseCode } from './closeCodes.js'
 import { TokenBucket } from './limits.js'
 import type { Traffic } from './metrics.js'
-import { ProtocolError, decodeFrame } from './protocol.js'
+import {
+  ProtocolError, decodeFrame, encodeAck, encodeAuthDenied, encodeQueryAwareness, encodeSyncStep1, encodeSyncStep2,
+  encodeUpdate, type Message,
+} from './protocol.js'
 import type { Peer, Room } from './room.js'
 
 /// Per-connection limits.
@@ -17,6 +20,8 @@ export interface ConnectionLimits {
   /// Sustained messages per second (0: no limit) and the burst above it.
   messagesPerSecond: number
   messageBurst: number
+  /// Whether read-only connections may share awareness (cursors, names).
+  readOnlyAwareness: boolean
 }
 
 /// Facts about a connection fixed at the upgrade.
@@ -36,11 +41,32 @@ const SYNC_STEP1_COST = 10
 // setTimeout's longest delay; later expiries are not timed (the token outlives the process).
 const MAX_TIMER_MS = 2 ** 31 - 1
 
-/// What a frame costs in rate-limit tokens. Throws `ProtocolError` for a malformed frame.
-function frameCost(frame: Uint8Array): number {
-  let cost = 0
-  for (const m of decodeFrame(frame)) cost += m.type === 'syncStep1' ? SYNC_STEP1_COST : 1
-  return cost
+/// What messages cost in rate-limit tokens.
+function cost(messages: readonly Message[]): number {
+  let total = 0
+  for (const m of messages) total += m.type === 'syncStep1' ? SYNC_STEP1_COST : 1
+  return total
+}
+
+/// Encode one decoded message again (to rebuild a frame without some of its messages).
+function encodeMessage(m: Message): Uint8Array {
+  switch (m.type) {
+    case 'syncStep1': return encodeSyncStep1(m.stateVector)
+    case 'syncStep2': return encodeSyncStep2(m.update)
+    case 'update': return encodeUpdate(m.update)
+    case 'awareness': return m.raw
+    case 'auth': return encodeAuthDenied(m.reason)
+    case 'queryAwareness': return encodeQueryAwareness()
+    case 'ack': return encodeAck(m.count)
+  }
+}
+
+/// The frame without its awareness messages (null when nothing else is left).
+function withoutAwareness(frame: Uint8Array, messages: readonly Message[]): Uint8Array | null {
+  if (!messages.some((m) => m.type === 'awareness')) return frame
+  const rest = messages.filter((m) => m.type !== 'awareness').map(encodeMessage)
+  if (rest.length === 0) return null
+  return Buffer.concat(rest)
 }
 
 const encoder = new TextEncoder()
@@ -157,15 +183,17 @@ export class Connection implements Peer {
 
   private handle(frame: Uint8Array): void {
     try {
-      const cost = frameCost(frame)
-      if (cost > this.limits.messageBurst && this.limits.messagesPerSecond > 0) {
+      const messages = decodeFrame(frame)
+      const price = cost(messages)
+      if (price > this.limits.messageBurst && this.limits.messagesPerSecond > 0) {
         this.close(CloseCode.RateLimited, 'more messages in one frame than the burst limit allows')
         return
       }
-      this.room?.receive(this, frame)
+      const accepted = this.readOnly && !this.limits.readOnlyAwareness ? withoutAwareness(frame, messages) : frame
+      if (accepted) this.room?.receive(this, accepted)
       // Over the rate: stop reading from the socket (TCP pushes back on the client) until
       // the bucket has refilled. Nothing is dropped; the client is only slowed down.
-      const wait = this.bucket.take(cost)
+      const wait = this.bucket.take(price)
       if (wait > 0 && this.closeCode === null) {
         this.ws.pause()
         this.throttle = setTimeout(() => {

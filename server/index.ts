@@ -10,3 +10,7 @@ export type { Readiness, ReadinessCheck, ReadinessReport } from './readiness.js'
 export type { Metrics } from './metrics.js'
 export { signature as webhookSignature } from './webhook.js'
 export * as protocol from './protocol.js'
+export {
+  verifyToken, tokenOf, secretKey, publicKeyFile, roomMatches,
+  type Access, type AuthDecision, type Authenticate, type ConcordClaims, type VerifyKey,
+} from './auth.js'

@@ -35,6 +35,7 @@ const bad: Partial<Record<OptionName, [string, RegExp, string[]?]>> = {
   maxPendingUpgrades: ['0', /expected an integer from 1/],
   messagesPerSecond: ['fast', /expected an integer from 0/],
   messageBurst: ['0', /expected an integer from 1/],
+  readOnlyAwareness: ['never', /expected true or false, got "never"/],
   tlsCert: ['/nonexistent/cert.pem', /cannot use "\/nonexistent\/cert.pem": ENOENT/, ['--tls-key', 'package.json']],
   tlsKey: ['/nonexistent/key.pem', /cannot use "\/nonexistent\/key.pem": ENOENT/, ['--tls-cert', 'package.json']],
 }

@@ -95,3 +95,17 @@ test('a stock y-websocket client with a read token follows the document and is t
     warn.mockRestore()
   }
 })
+
+test('with --read-only-awareness off, a reader sees others’ awareness but shares none', async () => {
+  server = await startServer({ authSecret: SECRET, readOnlyAwareness: false })
+  const writer = await new TestClient(server.url, 'quiet', `?token=${await sign({ rooms: ['quiet'], access: 'write' })}`).connect()
+  const reader = await new TestClient(server.url, 'quiet', `?token=${await sign({ rooms: ['quiet'], access: 'read' })}`).connect()
+  clients.push(writer, reader)
+  reader.awareness.setLocalStateField('user', { name: 'viewer' })
+  reader.doc.getText('t').insert(0, 'dropped') // its refusal arrives after the awareness frame was handled
+  await waitFor(() => reader.count('auth') === 1, 'the permission-denied message')
+  writer.awareness.setLocalStateField('user', { name: 'editor' })
+  await waitFor(() => [...reader.awareness.getStates().values()].some((s) => s.user?.name === 'editor'), 'the reader to see the editor')
+  expect([...writer.awareness.getStates().values()].map((s) => s.user?.name)).toEqual(['editor'])
+  expect(server.rooms.get('quiet')?.presence.size).toBe(1)
+})
