@@ -234,21 +234,24 @@ export function secondsSince(start: number): number {
   return (performance.now() - start) / 1000
 }
 
-/// The store, with each append timed into the metrics and compactions reported to them.
-/// A proxy, so methods a store adds beyond the contract stay reachable.
+/// The store, with each append and compaction timed into the metrics. A proxy, so methods a
+/// store has beyond these (and optional ones it lacks) stay as they are.
 export function timedStorage(storage: Storage, metrics: Metrics): Storage {
-  storage.setEvents?.({ compacted: (_room, seconds) => metrics.compacted(seconds) })
-  const append: Storage['append'] = async (entries) => {
-    const start = performance.now()
-    try {
-      await storage.append(entries)
-    } finally {
-      metrics.appended(secondsSince(start))
+  const timed = (method: (...args: never[]) => Promise<unknown>, record: (seconds: number) => void) =>
+    async (...args: never[]) => {
+      const start = performance.now()
+      try {
+        return await method.apply(storage, args)
+      } finally {
+        record(secondsSince(start))
+      }
     }
-  }
+  const wrapped = new Map<PropertyKey, unknown>([['append', timed(storage.append, metrics.appended)]])
+  const compact = (storage as { compact?: (...args: never[]) => Promise<unknown> }).compact
+  if (typeof compact === 'function') wrapped.set('compact', timed(compact, metrics.compacted))
   return new Proxy(storage, {
     get(target, key) {
-      if (key === 'append') return append
+      if (wrapped.has(key)) return wrapped.get(key)
       const value: unknown = Reflect.get(target, key, target)
       return typeof value === 'function' ? value.bind(target) : value
     },

@@ -18,12 +18,4 @@ export interface Storage {
   close(): Promise<void>
   /// Resolve when the store answers (a round trip to the database); /readyz uses it.
   ping?(): Promise<void>
-  /// Receive reports of the store's own work (compaction timings) for metrics.
-  setEvents?(events: StorageEvents): void
-}
-
-/// What a store reports about its own work.
-export interface StorageEvents {
-  /// A room's log was compacted into a snapshot, taking `seconds`.
-  compacted(room: string, seconds: number): void
 }
