@@ -113,7 +113,7 @@ export const optionTable = {
   logLevel: spec('log-level', 'info' as 'debug' | 'info' | 'warn' | 'error' | 'silent', 'Log level: debug, info, warn, error or silent.', oneOf('debug', 'info', 'warn', 'error', 'silent')),
   editor: spec('editor', true, 'Serve the collaborative editor at / (built into dist/editor).', bool),
   publicDir: spec('public-dir', null as string | null, 'Serve the editor from this folder instead of the built one.', optionalText, '(built editor)'),
-  metrics: spec('metrics', true, 'Serve Prometheus metrics at /metrics.', bool),
+  metrics: spec('metrics', true, 'Collect metrics and serve them at /metrics (Prometheus text format).', bool),
   api: spec('api', true, 'Serve the HTTP API for documents at /api/ (token-protected when auth is on).', bool),
   textName: spec('text-name', 'codemirror', 'Name of the shared Y.Text that GET /api/rooms/<room>/text returns.', text),
   readyTimeoutMs: spec('ready-timeout-ms', 2000, 'Time limit of each /readyz check (storage, Redis).', int(1, 60_000)),

@@ -91,12 +91,14 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   const webhook = config.webhookUrl && config.webhookSecret
     ? createWebhook({ url: config.webhookUrl, secret: config.webhookSecret, debounceMs: config.webhookDebounceMs, log })
     : null
-  const storage = timedStorage(options.store ?? (await openStorage(config.storage)), metrics)
+  // With --metrics false nothing is timed or counted on the hot paths.
+  const store = options.store ?? (await openStorage(config.storage))
+  const storage = config.metrics ? timedStorage(store, metrics) : store
   const rooms: Rooms = new Rooms({
     storage,
     unloadAfterMs: config.unloadAfterMs,
     log: (message, error) => log.error({ err: error }, message),
-    observer: metrics,
+    observer: config.metrics ? metrics : undefined,
     stored: webhook ? (room) => webhook.changed(room) : undefined,
   })
   const readiness = createReadiness(config.readyTimeoutMs)
@@ -261,7 +263,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
         expiresAt: decision.expiresAt ?? null,
       },
       config,
-      metrics.traffic,
+      config.metrics ? metrics.traffic : undefined,
     )
     connections.add(conn)
     metrics.opened()

@@ -201,3 +201,17 @@ test('one JSON log line per connection open and close, with room, id, user, dura
   expect(closes[0].bytesIn).toBeGreaterThan(5)
   expect(closes[0].bytesOut).toBeGreaterThan(0)
 })
+
+test('--metrics false: no /metrics, and nothing is counted on the hot paths', async () => {
+  const server = await startServer({ metrics: false })
+  servers.push(server)
+  const res = await fetch(`${server.url.replace('ws:', 'http:')}/metrics`)
+  expect(res.status).toBe(404)
+  expect(await res.json()).toEqual({ error: 'not found' })
+  const a = await new TestClient(server.url, 'uncounted').connect()
+  clients.push(a)
+  a.doc.getText('t').insert(0, 'x')
+  await waitFor(() => server.rooms.get('uncounted')?.doc.getText('t').toString() === 'x', 'the edit')
+  expect(server.metrics.traffic.messagesIn.reduce((n, v) => n + v, 0)).toBe(0)
+  expect(server.metrics.traffic.messagesOut.reduce((n, v) => n + v, 0)).toBe(0)
+})
