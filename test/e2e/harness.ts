@@ -50,12 +50,13 @@ export interface Tab {
 const NETWORK_ERROR = /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET/
 
 /// Open the editor of `room` in a new tab and wait until it is connected and synced.
-export async function openTab(browser: Browser, httpUrl: string, room: string, name?: string): Promise<Tab> {
+/// A `name` and `color` are put in the tab's storage first, as if the user had set them.
+export async function openTab(browser: Browser, httpUrl: string, room: string, name?: string, color = '#2f9e44'): Promise<Tab> {
   const context = await browser.newContext({ viewport: { width: 900, height: 520 } })
   if (name) {
-    await context.addInitScript((n) => {
-      localStorage.setItem('concord:user', JSON.stringify({ name: n, color: '' }))
-    }, name)
+    await context.addInitScript((user) => {
+      localStorage.setItem('concord:user', JSON.stringify(user))
+    }, { name, color })
   }
   const page = await context.newPage()
   const tab: Tab = { context, page, errors: [], networkErrors: [] }
