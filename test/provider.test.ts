@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import {
-  ConcordProvider, isPermanentClose, retryDelay, roomUrl, type ProviderOptions, type ProviderState, type SocketConstructor,
+  ConcordProvider, isPermanentClose, retryDelay, roomUrl, type ProviderOptions, type ProviderState,
 } from '../editor/provider.js'
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
@@ -40,7 +40,7 @@ async function stop(server: ConcordServer): Promise<void> {
 
 function provider(url: string, room: string, options: ProviderOptions = {}): ConcordProvider {
   const p = new ConcordProvider(url, room, new Y.Doc(), {
-    WebSocket: WebSocket as unknown as SocketConstructor, minRetryMs: 50, maxRetryMs: 400, ...options,
+    WebSocket, minRetryMs: 50, maxRetryMs: 400, ...options,
   })
   providers.push(p)
   return p
