@@ -209,7 +209,7 @@ export class ConcordProvider {
     if (socket !== this.socket) return
     this.lastHeardAt = Date.now()
     this.silenceTimer = setInterval(() => {
-      if (Date.now() - this.lastHeardAt > this.silenceTimeoutMs) socket.close(4000, 'server silent')
+      if (Date.now() - this.lastHeardAt > this.silenceTimeoutMs) this.abandon(socket, 4000, 'server silent')
     }, Math.min(this.silenceTimeoutMs, 5000))
     this.set({ status: 'connected' })
     this.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
@@ -231,7 +231,7 @@ export class ConcordProvider {
     } catch (error) {
       // The server does not speak the protocol we expect: reconnecting will not help.
       console.warn('concord: malformed frame from server', error)
-      socket.close(4400, 'malformed frame from server')
+      this.abandon(socket, 4400, 'malformed frame from server')
       return
     }
     for (const message of messages) this.handle(message)
@@ -284,6 +284,12 @@ export class ConcordProvider {
       if (this.wanted && !this.socket) this.open()
     }, delay)
     this.set({ attempt: attempt + 1, retryInMs: delay })
+  }
+
+  /// Give up on a socket at once: a dead network may never complete the closing handshake.
+  private abandon(socket: SocketLike, code: number, reason: string): void {
+    socket.close(code, reason)
+    this.onClose(socket, code, reason)
   }
 
   /// Forget the socket: edits not acknowledged on it may not be stored, so they count as

@@ -234,6 +234,22 @@ describe('against the server', () => {
     await waitFor(() => a.state.peers === 0, 'leaver gone', 2000)
   })
 
+  test('a connection that goes silent is dropped and replaced (network loss the socket did not notice)', async () => {
+    const mute = await rawServer(() => undefined) // accepts, then never says a word
+    const p = provider(mute.url, 'silent', { silenceTimeoutMs: 300, minRetryMs: 20, maxRetryMs: 40 })
+    await waitFor(() => mute.connections() >= 3, 'reconnects after silence', 10_000)
+    expect(p.state.stopped).toBeNull()
+  })
+
+  test('a server that sends garbage is given up on, with a reason', async () => {
+    const garbage = await rawServer((ws) => ws.send(Uint8Array.of(0, 9, 9)))
+    const p = provider(garbage.url, 'garbage', { minRetryMs: 20 })
+    await waitFor(() => p.state.stopped !== null, 'provider to stop')
+    expect(p.state.stopped).toEqual({ code: 4400, reason: 'malformed frame from server' })
+    await sleep(200)
+    expect(garbage.connections()).toBe(1)
+  })
+
   test('disconnect stops, connect resumes with edits made in between', async () => {
     const server = await serve()
     const p = provider(server.url, 'manual')
@@ -259,16 +275,19 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/// A plain `ws` server that closes every connection with `code`, counting connections.
-async function closingServer(code: number, reason: string): Promise<{ url: string; connections(): number }> {
+/// A plain `ws` server (not Concord) that does `onConnection` to each client, counting them.
+async function rawServer(onConnection: (ws: WebSocket) => void): Promise<{ url: string; connections(): number }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   raw.push(wss)
   await new Promise<void>((resolve) => wss.once('listening', resolve))
   let count = 0
   wss.on('connection', (ws) => {
     count++
-    ws.close(code, reason)
+    onConnection(ws)
   })
   const { port } = wss.address() as { port: number }
   return { url: `ws://127.0.0.1:${port}`, connections: () => count }
 }
+
+/// A plain `ws` server that closes every connection with `code`.
+const closingServer = (code: number, reason: string) => rawServer((ws) => ws.close(code, reason))
