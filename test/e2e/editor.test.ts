@@ -8,11 +8,12 @@ import type { ConcordServer } from '../../server/server.js'
 import { memoryStorage } from '../../server/storage/memory.js'
 import type { Storage } from '../../server/storage/types.js'
 import {
-  browserAvailable, buildEditor, editorText, launchBrowser, openTab, placeCursor, seeded, waitConnected, type Tab,
+  browserAvailable, buildEditor, requireBrowserUnderCi, editorText, launchBrowser, openTab, placeCursor, seeded, waitConnected, type Tab,
 } from './harness.js'
 
 const TEXT = 'codemirror'
 const available = browserAvailable()
+requireBrowserUnderCi(available)
 
 describe.skipIf(!available)('collaborative editor in Chromium', () => {
   let editorDir: string
@@ -244,6 +245,10 @@ describe.skipIf(!available)('collaborative editor in Chromium', () => {
     await page.keyboard.type('hi')
     const other = await open(http, 'team notes/monday')
     await expect.poll(() => other.page.locator('#people li').allTextContents()).toContain('Zoë')
+    await page.getByLabel('Your colour').fill('#7b2cbf')
+    const swatch = other.page.locator('#people li', { hasText: 'Zoë' }).locator('.swatch')
+    await expect.poll(() => swatch.evaluate((el) => getComputedStyle(el).backgroundColor)).toBe('rgb(123, 44, 191)')
+    expect(await page.getByRole('button', { name: 'Undo' }).isEnabled()).toBe(true)
     await page.reload()
     await waitConnected(page)
     expect(await page.getByLabel('Your name').inputValue()).toBe('Zoë')
