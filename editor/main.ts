@@ -2,7 +2,7 @@
 // y-codemirror.next, our provider for the connection, and the presence controls.
 import { defaultKeymap } from '@codemirror/commands'
 import { searchKeymap } from '@codemirror/search'
-import { EditorState } from '@codemirror/state'
+import { Compartment, EditorState } from '@codemirror/state'
 import {
   EditorView, drawSelection, dropCursor, highlightActiveLine, highlightActiveLineGutter,
   highlightSpecialChars, keymap, lineNumbers,
@@ -38,6 +38,8 @@ function start(room: string): void {
   awareness.setLocalStateField('user', user)
 
   const undoManager = new Y.UndoManager(ytext)
+  // Becomes read-only when the server refuses our updates, so no edit is silently dropped.
+  const access = new Compartment()
   const view = new EditorView({
     parent: $('editor'),
     state: EditorState.create({
@@ -53,6 +55,7 @@ function start(room: string): void {
         // Tab is left to the browser so keyboard users can move focus out of the editor.
         keymap.of([...yUndoManagerKeymap, ...defaultKeymap, ...searchKeymap]),
         EditorView.contentAttributes.of({ 'aria-label': `Shared document of room ${room}` }),
+        access.of([]),
         yCollab(ytext, awareness, { undoManager }),
       ],
     }),
@@ -123,6 +126,12 @@ function start(room: string): void {
     line.dataset.peers = String(state.peers)
   }
   provider.subscribe(renderStatus)
+  let readOnly = false
+  provider.subscribe((state) => {
+    if (readOnly || !state.denied) return
+    readOnly = true
+    view.dispatch({ effects: access.reconfigure([EditorState.readOnly.of(true), EditorView.editable.of(false)]) })
+  })
   renderStatus(provider.state)
 
   // Leaving: tell the others at once. Coming back from the back/forward cache: rejoin.
