@@ -92,6 +92,7 @@ describe.skipIf(!available)('collaborative editor in Chromium', () => {
       }
     }))
     expect(typed.reduce((a, b) => a + b) + enters).toBeGreaterThanOrEqual(300)
+    console.info(`keystrokes typed concurrently: ${typed.join(' + ')} letters, ${enters} Enter`)
     const text = await converged(room, all.map((t) => t.page))
     alphabets.forEach((alphabet, i) => {
       expect([...text].filter((c) => alphabet.includes(c)).length, `letters of tab ${i}`).toBe(typed[i])
@@ -129,6 +130,7 @@ describe.skipIf(!available)('collaborative editor in Chromium', () => {
     await bobCaret.waitFor({ state: 'detached', timeout: 2000 })
     const goneAfterMs = Date.now() - closedAt
     expect(goneAfterMs).toBeLessThan(2000)
+    console.info(`remote cursor gone ${goneAfterMs} ms after its tab closed`)
     await expect.poll(() => ann.page.locator('#people li').allTextContents()).toEqual(['Ann (you)'])
     expect(bob.errors).toEqual([])
   })
