@@ -23,6 +23,7 @@ import { createMetrics, timedStorage, type Metrics } from './metrics.js'
 import { createReadiness, sendReadiness, type Readiness, type ReadinessCheck } from './readiness.js'
 import { parseRoomName, queryOf } from './roomName.js'
 import { Rooms } from './rooms.js'
+import { defaultEditorDir, staticHandler } from './static.js'
 import { openStorage } from './storage/open.js'
 import type { Storage } from './storage/types.js'
 import { createWebhook } from './webhook.js'
@@ -144,6 +145,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     ? https.createServer({ cert: fromFile('tls-cert', config.tlsCert, readFileSync), key: fromFile('tls-key', config.tlsKey, readFileSync) }, (req, res) => handleRequest(req, res))
     : http.createServer((req, res) => handleRequest(req, res))
   const stopHeartbeat = startHeartbeat(connections, config)
+  const serveEditor = config.editor ? staticHandler(config.publicDir ?? defaultEditorDir()) : null
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0]
@@ -172,6 +174,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
       void api(req, res, path)
       return
     }
+    if (serveEditor && (req.method === 'GET' || req.method === 'HEAD')) return serveEditor(req, res)
     sendError(res, 404, 'not found')
   }
 
