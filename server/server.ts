@@ -239,6 +239,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     }
     if ('then' in pending) {
       const timer = setTimeout(() => decide(new Error('authenticate took longer than 10 s')), 10_000)
+      timer.unref()
       pending.then(
         (decision) => { clearTimeout(timer); decide(decision) },
         (error: unknown) => { clearTimeout(timer); decide(error instanceof Error ? error : new Error(String(error))) },

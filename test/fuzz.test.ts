@@ -106,21 +106,22 @@ function validFrame(): Uint8Array {
   }
 }
 
-/// A frame that breaks the protocol in one specific way.
-function brokenFrame(): { frame: Uint8Array | string; oversized?: true } {
+/// A frame that breaks the protocol in one specific way; `fatal` when no server may accept it
+/// (mutations and random bytes sometimes still decode).
+function brokenFrame(): { frame: Uint8Array | string; fatal: boolean } {
   switch (int(12)) {
-    case 0: return { frame: pick([Uint8Array.of(0x80), Uint8Array.of(0, 0x80, 0x80), Uint8Array.of(1, 0xff, 0xff), bytes(1).map(() => 0xff)]) } // truncated varints
-    case 1: return { frame: concat(Uint8Array.of(0, 2), Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f), bytes(int(8))) } // huge length prefix
-    case 2: return { frame: concat(Uint8Array.of(1), Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), bytes(4)) } // huge, beyond 2^49
-    case 3: return { frame: concat(varUint(pick([4, 5, 99, 101, 2 ** 20, 2 ** 40])), bytes(int(8))) } // unknown type
-    case 4: return { frame: concat(Uint8Array.of(0, 3 + int(100)), varBytes(bytes(4))) } // unknown sync subtype
-    case 5: return { frame: concat(Uint8Array.of(2, 0), varBytes(Uint8Array.of(0xff, 0xfe, 0xc0, 0x80))) } // invalid UTF-8
-    case 6: return { frame: awarenessMessage([awarenessEntry(1, 1, Uint8Array.of(0x7b, 0xff, 0x7d))]) } // invalid UTF-8 JSON
-    case 7: return { frame: awarenessMessage([awarenessEntry(1, 1, utf8('{"unterminated":'))]) } // invalid JSON
-    case 8: return { frame: encodeUpdate(mutate(pick([FULL, FULL_V2, pick(CORPUS)]))) } // garbage Yjs inside valid framing
-    case 9: return { frame: pick(['hello', '{"type":"sync"}', '']) } // text frames
-    case 10: return { frame: int(20) === 0 ? bytes(MAX_MESSAGE + 1 + int(1000)) : mutate(validFrame()), oversized: true }
-    default: return { frame: pick([new Uint8Array(0), bytes(1 + int(64))]) } // empty or random
+    case 0: return { frame: pick([Uint8Array.of(0x80), Uint8Array.of(0, 0x80, 0x80), Uint8Array.of(1, 0xff, 0xff), bytes(1).map(() => 0xff)]), fatal: true } // truncated varints
+    case 1: return { frame: concat(Uint8Array.of(0, 2), Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f), bytes(int(8))), fatal: true } // huge length prefix
+    case 2: return { frame: concat(Uint8Array.of(1), Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), bytes(4)), fatal: true } // huge, beyond 2^49
+    case 3: return { frame: concat(varUint(pick([4, 5, 99, 101, 2 ** 20, 2 ** 40])), bytes(int(8))), fatal: true } // unknown type
+    case 4: return { frame: concat(Uint8Array.of(0, 3 + int(100)), varBytes(bytes(4))), fatal: true } // unknown sync subtype
+    case 5: return { frame: concat(Uint8Array.of(2, 0), varBytes(Uint8Array.of(0xff, 0xfe, 0xc0, 0x80))), fatal: true } // invalid UTF-8
+    case 6: return { frame: awarenessMessage([awarenessEntry(1, 1, Uint8Array.of(0x7b, 0xff, 0x7d))]), fatal: true } // invalid UTF-8 JSON
+    case 7: return { frame: awarenessMessage([awarenessEntry(1, 1, utf8('{"unterminated":'))]), fatal: true } // invalid JSON
+    case 8: return { frame: encodeUpdate(mutate(pick([FULL, FULL_V2, pick(CORPUS)]))), fatal: false } // garbage Yjs inside valid framing
+    case 9: return { frame: pick(['hello', '{"type":"sync"}', '']), fatal: true } // text frames
+    case 10: { const big = int(3) === 0; return { frame: big ? bytes(MAX_MESSAGE + 1 + int(1000)) : mutate(validFrame()), fatal: big } }
+    default: { const empty = int(2) === 0; return { frame: empty ? new Uint8Array(0) : bytes(1 + int(64)), fatal: empty } } // empty or random
   }
 }
 
@@ -184,6 +185,7 @@ test(`fuzz: ${FRAMES} hostile frames (seed ${SEED}) while honest clients edit`, 
 
   let sent = 0
   let connectionsOpened = 0
+  let survivedFatal = 0
   const closeCodes = new Map<number, number>()
   const badCloses: Array<{ code: number; reason: string }> = []
   const started = performance.now()
@@ -197,6 +199,7 @@ test(`fuzz: ${FRAMES} hostile frames (seed ${SEED}) while honest clients edit`, 
       connectionsOpened++
       let closed = false
       let byUs = false
+      let fatalSent = false
       const closedPromise = new Promise<void>((resolve) => {
         ws.on('close', (code, reason) => {
           closed = true
@@ -207,14 +210,17 @@ test(`fuzz: ${FRAMES} hostile frames (seed ${SEED}) while honest clients edit`, 
         })
       })
       ws.on('error', () => undefined)
+      // The server's sync step 1 comes once the room is loaded: from then on frames are
+      // handled as they arrive, so a pong proves they were handled.
       const opened = await new Promise<boolean>((resolve) => {
-        ws.once('open', () => resolve(true))
+        ws.once('message', () => resolve(true))
         ws.once('close', () => resolve(false))
       })
       if (!opened) continue
       for (let round = 0; round < 10 && !closed && sent < FRAMES; round++) {
         for (let i = 0; i < BATCH && sent < FRAMES; i++) {
-          const f = rand() < 0.02 ? brokenFrame() : { frame: validFrame() }
+          const f = rand() < 0.02 ? brokenFrame() : { frame: validFrame(), fatal: false }
+          fatalSent ||= f.fatal
           ws.send(f.frame, { binary: typeof f.frame !== 'string' })
           sent++
         }
@@ -222,6 +228,9 @@ test(`fuzz: ${FRAMES} hostile frames (seed ${SEED}) while honest clients edit`, 
         const ponged = new Promise<void>((resolve) => ws.once('pong', () => resolve()))
         ws.ping()
         await Promise.race([ponged, closedPromise])
+        // A server that closes answers no ping after the close: a pong here means it let a
+        // frame through that no server may accept.
+        if (fatalSent && !closed) survivedFatal++
       }
       if (!closed) {
         byUs = true
@@ -265,6 +274,7 @@ test(`fuzz: ${FRAMES} hostile frames (seed ${SEED}) while honest clients edit`, 
   )
   expect(sent).toBeGreaterThanOrEqual(FRAMES)
   expect(badCloses).toEqual([])
+  expect(survivedFatal).toBe(0)
   // Every kind of broken frame closed someone: 4400 (malformed) and 1009 (too large) at least.
   expect(closeCodes.get(4400) ?? 0).toBeGreaterThan(FRAMES / 1000)
   expect(closeCodes.get(1009) ?? 0).toBeGreaterThan(0)
