@@ -207,6 +207,21 @@ describe('slow consumers', () => {
   })
 })
 
+describe('large frames to healthy peers', () => {
+  test('a joiner whose sync reply alone exceeds maxBufferedBytes is not cut off as slow', async () => {
+    server = await startServer({ maxBufferedBytes: 64 * 1024 })
+    const writer = await join('large')
+    for (let i = 0; i < 8; i++) writer.doc.getText('t').insert(0, String(i).repeat(1024 * 1024))
+    await waitFor(() => server.rooms.get('large')?.doc.getText('t').length === 8 * 1024 * 1024, 'the server to hold 8 MiB', 20_000)
+    const joiner = await join('large')
+    expect(joiner.text).toBe(writer.text)
+    await sleep(200)
+    writer.doc.getText('t').insert(0, 'after')
+    await waitFor(() => joiner.text.startsWith('after'), 'the next update')
+    expect(joiner.closeCode).toBeNull()
+  })
+})
+
 describe('keepalive', () => {
   test('an idle client receives only keepalive frames, about every keepaliveMs', async () => {
     server = await startServer({ keepaliveMs: 200 })
