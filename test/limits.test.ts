@@ -64,6 +64,7 @@ describe('malformed frames close only the offender with 4400', () => {
     ['an empty frame', () => Buffer.alloc(0), /^malformed message: empty frame$/],
     ['a valid update followed by garbage', () => Buffer.concat([validUpdate(), Buffer.from([0xff])]), /^malformed message: truncated varint$/],
     ['an update that is not Yjs', () => Buffer.from([0, 2, 3, 1, 2, 3]), /^malformed message: invalid Yjs update/],
+    ['a state vector that is not Yjs', () => Buffer.from([0, 0, 3, 5, 0xff, 0xff]), /^malformed message: invalid state vector/],
     ['an awareness state that is not JSON', () => Buffer.from([1, 6, 1, 5, 1, 2, 0x7b, 0x21]), /^malformed message: awareness state is not valid JSON$/],
   ]
   test.each(cases)('%s', async (_name, frame, reason) => {

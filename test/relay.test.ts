@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { decodeAwareness } from '../server/presence.js'
-import { decodeFrame, encodeAwareness, encodeQueryAwareness, type Message } from '../server/protocol.js'
+import { encodeAwareness, encodeQueryAwareness, encodeUpdate, type Message } from '../server/protocol.js'
 import type { ConcordServer } from '../server/server.js'
 import { sleep, startServer, TestClient, waitFor } from './helpers.js'
 
@@ -189,6 +189,25 @@ describe('no echo', () => {
     await waitFor(() => asker.count('awareness') === before + 1, 'the answer')
     const answer = asker.received.filter((m) => m.type === 'awareness').at(-1) as Message
     expect(awarenessClients(answer).sort()).toEqual(all.map((c) => c.doc.clientID).sort())
+  })
+})
+
+describe('several messages in one frame', () => {
+  test('an update, an awareness change and a query in one frame are all handled', async () => {
+    server = await startServer()
+    const sender = await join('multi')
+    const other = await join('multi')
+    const doc = new Y.Doc()
+    doc.getText('t').insert(0, 'from one frame')
+    const update = encodeUpdate(Y.encodeStateAsUpdate(doc))
+    const awareness = encodeAwareness(Uint8Array.of(1, 77, 1, 2, 0x7b, 0x7d))
+    const before = sender.count('awareness')
+    sender.sendRaw(Buffer.concat([update, awareness, encodeQueryAwareness()]))
+    await waitFor(() => other.text === 'from one frame' && other.awareness.getStates().has(77), 'the update and the state at the other client')
+    await waitFor(() => sender.count('awareness') === before + 1, 'the query answered')
+    const answer = sender.received.filter((m) => m.type === 'awareness').at(-1) as Message
+    expect(awarenessClients(answer)).toEqual([77])
+    doc.destroy()
   })
 })
 
