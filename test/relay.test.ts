@@ -192,6 +192,27 @@ describe('no echo', () => {
   })
 })
 
+describe('encode once', () => {
+  test('a broadcast hands the very same bytes to every receiver', async () => {
+    server = await startServer()
+    const writer = await join('once')
+    const readers = [await join('once'), await join('once'), await join('once')]
+    const handed = new Map<string, Uint8Array[]>()
+    for (const conn of server.connections) {
+      const send = conn.send.bind(conn)
+      handed.set(conn.id, [])
+      conn.send = (frame: Uint8Array) => { handed.get(conn.id)?.push(frame); send(frame) }
+    }
+    writer.doc.getText('t').insert(0, 'broadcast')
+    await waitFor(() => readers.every((r) => r.text === 'broadcast'), 'every reader')
+    const lists = [...handed.values()].filter((l) => l.length > 0)
+    expect(lists).toHaveLength(3) // the writer was handed nothing
+    for (const l of lists) expect(l).toHaveLength(1)
+    expect(lists[1][0]).toBe(lists[0][0])
+    expect(lists[2][0]).toBe(lists[0][0])
+  })
+})
+
 describe('several messages in one frame', () => {
   test('an update, an awareness change and a query in one frame are all handled', async () => {
     server = await startServer()
