@@ -232,8 +232,10 @@ describe('keepalive', () => {
     await waitFor(() => idle.frames.length >= 6, 'five keepalive frames', 10_000)
     expect(idle.frames[0][0]).toBe(0) // sync step 1, then nothing but keepalives
     for (const frame of idle.frames.slice(1)) expect(frame).toEqual(KEEPALIVE_FRAME)
-    const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i])
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(150)
+    // Paced by keepaliveMs, not sent on every heartbeat tick (50 ms): judge the mean gap, as a
+    // busy event loop may deliver two frames together.
+    const meanGap = (arrivals[arrivals.length - 1] - arrivals[0]) / (arrivals.length - 1)
+    expect(meanGap).toBeGreaterThanOrEqual(180)
     expect(server.connections.size).toBe(1)
   })
 
