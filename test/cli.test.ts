@@ -65,22 +65,34 @@ function logLines(r: Running, msg: RegExp): Array<Record<string, unknown>> {
     .filter((l) => msg.test(String(l.msg)))
 }
 
-async function health(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`http://127.0.0.1:${port}/healthz`)
+async function health(base: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`http://${base}/healthz`)
   return { status: res.status, body: (await res.json()) as Record<string, unknown> }
 }
 
+/// Whether a TCP connection to host:port is accepted.
+function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port })
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
 /// Start, check /healthz with one client connected, then SIGTERM: exit code 0, client told 1012.
+/// The server is asked to listen on ::1 only, so reaching it there and not on 127.0.0.1
+/// proves the host option took effect.
 async function serveAndStop(r: Running, port: number): Promise<void> {
   await waitFor(() => logLines(r, /^listening on/).length > 0, 'the server to listen', 20_000)
   const [listening] = logLines(r, /^listening on/)
-  expect(listening).toMatchObject({ host: '127.0.0.1', port, storage: 'memory', msg: `listening on ws://127.0.0.1:${port}` })
+  expect(listening).toMatchObject({ host: '::1', port, storage: 'memory', msg: `listening on ws://[::1]:${port}` })
+  expect(await reachable('127.0.0.1', port)).toBe(false)
 
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/cli-room`)
+  const ws = new WebSocket(`ws://[::1]:${port}/cli-room`)
   let closeCode = 0
   ws.on('close', (code) => { closeCode = code })
   await new Promise((resolve, reject) => { ws.once('message', resolve); ws.once('error', reject) })
-  const { status, body } = await health(port)
+  const { status, body } = await health(`[::1]:${port}`)
   expect(status).toBe(200)
   expect(body).toMatchObject({ status: 'ok', rooms: 1, connections: 1 })
   expect(typeof body.uptime).toBe('number')
@@ -105,21 +117,21 @@ describe('concord', () => {
     }
   })
 
-  test('--host, --port and --storage memory as flags; /healthz; SIGTERM exits 0', async () => {
+  test('--host ::1, --port and --storage memory as flags; /healthz; SIGTERM exits 0', async () => {
     const port = await freePort()
-    await serveAndStop(start(['--host', '127.0.0.1', `--port=${port}`, '--storage', 'memory']), port)
+    await serveAndStop(start(['--host', '::1', `--port=${port}`, '--storage', 'memory']), port)
   })
 
   test('the same options as CONCORD_HOST, CONCORD_PORT and CONCORD_STORAGE', async () => {
     const port = await freePort()
-    await serveAndStop(start([], { CONCORD_HOST: '127.0.0.1', CONCORD_PORT: String(port), CONCORD_STORAGE: 'memory' }), port)
+    await serveAndStop(start([], { CONCORD_HOST: '::1', CONCORD_PORT: String(port), CONCORD_STORAGE: 'memory' }), port)
   })
 
-  test('a flag wins over its environment variable', async () => {
+  test('flags win over their environment variables', async () => {
     const port = await freePort()
-    const r = start(['--port', String(port)], { CONCORD_PORT: '1', CONCORD_HOST: '127.0.0.1' })
+    const r = start(['--port', String(port), '--host=127.0.0.1'], { CONCORD_PORT: '1', CONCORD_HOST: '::1' })
     await waitFor(() => logLines(r, /^listening on/).length > 0, 'the server to listen', 20_000)
-    expect((await health(port)).status).toBe(200)
+    expect((await health(`127.0.0.1:${port}`)).status).toBe(200)
     r.child.kill('SIGINT')
     expect(await r.exited).toBe(0)
   })
