@@ -7,6 +7,7 @@ import WebSocket from 'ws'
 import { decodeAwareness } from '../server/presence.js'
 import { encodeAwareness, encodeQueryAwareness, encodeUpdate, type Message } from '../server/protocol.js'
 import type { ConcordServer } from '../server/server.js'
+import { memoryStorage } from '../server/storage/memory.js'
 import { sleep, startServer, TestClient, waitFor } from './helpers.js'
 
 let server: ConcordServer
@@ -193,6 +194,62 @@ describe('no echo', () => {
     expect(asker.count('awareness')).toBe(before + 1)
     const answer = asker.received.filter((m) => m.type === 'awareness').at(-1) as Message
     expect(awarenessClients(answer).sort()).toEqual(all.map((c) => c.doc.clientID).sort())
+  })
+})
+
+describe('nothing new, nothing relayed', () => {
+  test('a client reconnecting with a document the room already has causes no relay and no store', async () => {
+    const store = memoryStorage()
+    server = await startServer({ store })
+    const writer = await join('again')
+    const watcher = await join('again')
+    const text = writer.doc.getText('t')
+    const rand = seeded(7)
+    for (let i = 0; i < 500; i++) {
+      text.insert(rand(text.length + 1), 'ab')
+      if (text.length > 10) text.delete(rand(text.length - 2), 1) // a delete set, repeated in every step 2
+    }
+    await converged('again', [writer, watcher])
+    await server.rooms.flushAll()
+    const storedBefore = (await store.load('again')).length
+    const framesBefore = watcher.count('update')
+
+    // The same user comes back (a network blip): its sync step 2 repeats what the room has.
+    const back = new TestClient(server.url, 'again')
+    clients.push(back)
+    Y.applyUpdate(back.doc, Y.encodeStateAsUpdate(writer.doc), back)
+    await back.connect()
+    await sleep(100)
+    await server.rooms.flushAll()
+    expect(watcher.count('update')).toBe(framesBefore)
+    expect((await store.load('again')).length).toBe(storedBefore)
+
+    // Something new from it is relayed and stored as usual.
+    back.doc.getText('t').insert(0, 'new')
+    await converged('again', [writer, watcher, back])
+    await server.rooms.flushAll()
+    expect(watcher.count('update')).toBe(framesBefore + 1)
+    expect((await store.load('again')).length).toBe(storedBefore + 1)
+  })
+
+  test('an update whose dependencies are missing is still relayed and stored', async () => {
+    const store = memoryStorage()
+    server = await startServer({ store })
+    const sender = await join('pending')
+    const watcher = await join('pending')
+    const source = new Y.Doc()
+    const updates: Uint8Array[] = []
+    source.on('update', (u: Uint8Array) => updates.push(u))
+    source.getText('t').insert(0, 'first')
+    source.getText('t').insert(5, ' second')
+    // Send the second update before the first: the server holds it pending, yet relays it.
+    sender.sendRaw(encodeUpdate(updates[1]))
+    await waitFor(() => watcher.count('update') === 1, 'the pending update to be relayed')
+    sender.sendRaw(encodeUpdate(updates[0]))
+    await waitFor(() => watcher.text === 'first second', 'both to apply at the watcher')
+    await server.rooms.flushAll()
+    expect((await store.load('pending')).length).toBe(2)
+    source.destroy()
   })
 })
 
