@@ -31,17 +31,34 @@ export async function main(argv: string[]): Promise<number> {
   const address = await server.listen()
   server.log.info({ host: address.address, port: address.port, storage: config.storage }, `listening on ${server.url}`)
   return new Promise((resolve) => {
+    let stopping = false
     const stop = (signal: string) => {
+      if (stopping) {
+        // A second signal: the operator does not want to wait for the flush.
+        server.log.warn({ signal }, 'second signal: exiting without finishing the shutdown')
+        process.exit(1)
+      }
+      stopping = true
       server.log.info({ signal }, 'shutting down')
+      // Bound the shutdown: a hung store must not keep a deployment from restarting.
+      const timer = setTimeout(() => {
+        server.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting')
+        process.exit(1)
+      }, config.shutdownTimeoutMs)
       server.close().then(
-        () => resolve(0),
+        () => {
+          clearTimeout(timer)
+          server.log.info('stopped')
+          resolve(0)
+        },
         (error: unknown) => {
+          clearTimeout(timer)
           server.log.error({ err: error }, 'shutdown failed')
           resolve(1)
         },
       )
     }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
   })
 }
