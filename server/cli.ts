@@ -27,8 +27,17 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error
   }
-  const server = await createServer(config)
-  const address = await server.listen()
+  let server
+  let address
+  try {
+    server = await createServer(config)
+    address = await server.listen()
+  } catch (error) {
+    // Storage that cannot be opened, a port in use, an unreadable file: say so plainly.
+    process.stderr.write(`concord: cannot start: ${(error as Error).message}\n`)
+    await server?.close().catch(() => undefined)
+    return 1
+  }
   server.log.info({ host: address.address, port: address.port, storage: config.storage }, `listening on ${server.url}`)
   return new Promise((resolve) => {
     let stopping = false

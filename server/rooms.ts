@@ -22,6 +22,9 @@ export interface RoomsOptions {
   compactAfterBytes?: number
   /// Told about every compaction (for logs and metrics).
   compacted?: (room: string, result: CompactionResult, ms: number) => void
+  /// A deterministic update (see storage/seed.ts) applied to, and stored in, every room that
+  /// loads empty.
+  seed?: Uint8Array
 }
 
 interface Entry {
@@ -111,12 +114,15 @@ export class Rooms {
     entry.logCount = Math.max(0, updates.length - 1)
     for (let i = 1; i < updates.length; i++) entry.logBytes += updates[i].length
     const room = new Room(name, this.hooks)
+    const seed = updates.length === 0 ? this.options.seed : undefined
     try {
-      room.restore(updates)
+      room.restore(seed ? [seed] : updates)
     } catch (error) {
       room.destroy()
       throw error
     }
+    // Stored before any client's update (the batch is in order), which may build on it.
+    if (seed) this.hooks.persist(name, seed).catch((error: unknown) => this.hooks.failed(room, error))
     return room
   }
 

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './log.js'
 import { parseRoomName, queryOf } from './roomName.js'
 import { Rooms } from './rooms.js'
 import { openStorage } from './storage/open.js'
+import { seedFromFile } from './storage/seed.js'
 import type { Storage } from './storage/types.js'
 
 /// Options of `createServer`: any option of the table, plus objects for embedders.
@@ -53,6 +54,7 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
 export async function createServer(options: ServerOptions = {}): Promise<ConcordServer> {
   const config: Config = { ...defaultConfig(), ...options }
   const log = options.logger ?? createLogger(config.logLevel)
+  const seed = config.initialContent ? seedFromFile(config.initialContent, config.initialContentField) : undefined
   const storage = options.store ?? (await openStorage(config.storage))
   const rooms = new Rooms({
     storage,
@@ -61,6 +63,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     compactAfterBytes: config.compactAfterBytes,
     log: (message, error) => log.error({ err: error }, message),
     compacted: (room, result, ms) => log.debug({ room, ...result, ms: Math.round(ms) }, 'compacted'),
+    seed,
   })
   const connections = new Set<Connection>()
   const instance = randomBytes(3).toString('hex')

@@ -1,6 +1,6 @@
 // Room lifecycle: one load per room however many joins race, nothing answered before the
 // load, a failing load closes with 1013 and stores nothing, and unloading returns memory.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
@@ -195,6 +195,76 @@ test('1000 rooms opened and closed: none stays resident, timers and heap come ba
     await server?.close()
     server = undefined
     await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test("a room's log is compacted past the threshold while clients keep typing, losing nothing", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'concord-life-'))
+  const store = sqliteStorage(join(dir, 'rooms.db'))
+  try {
+    server = await startServer({ store, compactAfterUpdates: 20 })
+    const a = await new TestClient(server.url, 'busy').connect()
+    const b = await new TestClient(server.url, 'busy').connect()
+    clients.push(a, b)
+    for (let i = 0; i < 300; i++) {
+      ;(i % 2 ? a : b).doc.getText('t').insert(0, `${i};`)
+      if (i % 3 === 0) await sleep(1) // many turns, many appends
+    }
+    await waitFor(() => a.text === b.text && a.text.split(';').length === 301, 'convergence', 20_000)
+    await server.rooms.flushAll()
+    await server.rooms.compactor.idle()
+    const loaded = await store.load('busy')
+    expect(loaded.length).toBeLessThan(300 / 5) // a snapshot and a short tail, not 300 rows
+    const doc = new Y.Doc()
+    for (const u of loaded) Y.applyUpdate(doc, u)
+    expect(doc.getText('t').toString()).toBe(a.text)
+  } finally {
+    await server?.close()
+    server = undefined
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('initial content is applied once, however many joins and instances race', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'concord-seed-'))
+  const file = join(dir, 'welcome.md')
+  writeFileSync(file, '# Welcome\n')
+  // Two servers over one store stand for two instances; loads are held until both have
+  // asked, so both really see an empty room.
+  const base = memoryStorage()
+  let asked = 0
+  let bothAsked!: () => void
+  const gate = new Promise<void>((r) => (bothAsked = r))
+  const shared: Storage = {
+    ...base,
+    async load(room) {
+      if (++asked === 2) bothAsked()
+      await gate
+      return base.load(room)
+    },
+  }
+  const other = await startServer({ store: shared, initialContent: file, initialContentField: 't' })
+  try {
+    server = await startServer({ store: shared, initialContent: file, initialContentField: 't' })
+    const joiners = Array.from({ length: 10 }, (_, i) => new TestClient(i % 2 ? server!.url : other.url, 'fresh'))
+    clients.push(...joiners)
+    await Promise.all(joiners.map((c) => c.connect()))
+    for (const c of joiners) expect(c.text).toBe('# Welcome\n')
+    joiners[0].doc.getText('t').insert(10, 'hello')
+    await waitFor(() => other.rooms.get('fresh')?.doc.getText('t').toString().endsWith('hello') === true, 'the edit to arrive')
+    await server.rooms.flushAll()
+    await other.rooms.flushAll()
+    // Both instances stored the seed; the text is still there once.
+    const doc = new Y.Doc()
+    const stored = await base.load('fresh')
+    expect(stored.length).toBeGreaterThanOrEqual(3) // two seeds and the edit
+    for (const u of stored) Y.applyUpdate(doc, u)
+    expect(doc.getText('t').toString()).toBe('# Welcome\nhello')
+  } finally {
+    for (const c of clients.splice(0)) c.destroy()
+    await other.close()
     rmSync(dir, { recursive: true, force: true })
   }
 })
