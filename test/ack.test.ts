@@ -99,3 +99,26 @@ test('a failed write is never acknowledged: the room closes with 1013 and the cl
   for (const u of await base.load('flaky')) Y.applyUpdate(doc, u)
   expect(doc.getText('t').toString()).toBe('saved lost? ')
 })
+
+test('while a write is in flight, later updates gather into one batch (group commit)', async () => {
+  const { store, base, control, release } = gated()
+  server = await startServer({ store })
+  const c = new AckClient(server.url, 'grouped', false)
+  cleanups.push(() => c.destroy())
+  await waitFor(() => c.allAcked, 'the first sync')
+  control.held = true
+  const callsBefore = control.calls
+  c.type('first ')
+  await waitFor(() => control.calls === callsBefore + 1, 'the first write to start')
+  for (let i = 0; i < 20; i++) {
+    c.type(`${i} `)
+    await sleep(2) // separate turns on the server
+  }
+  await waitFor(() => server!.rooms.get('grouped')?.doc.getText('t').toString().includes('19 ') === true, 'the edits to arrive')
+  await sleep(20)
+  expect(control.calls).toBe(callsBefore + 1) // nothing else written while the first is in flight
+  release()
+  await waitFor(() => c.allAcked, 'every edit to be acknowledged')
+  expect(control.calls).toBe(callsBefore + 2) // the twenty edits in one write
+  expect(missingFrom(await base.load('grouped'), c.acked)).toEqual([])
+})
