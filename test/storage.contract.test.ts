@@ -7,6 +7,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
 import { mergeToSnapshot } from '../server/storage/compaction.js'
+import { workerMerge } from '../server/storage/mergeWorker.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import { openStorage } from '../server/storage/open.js'
 import { postgresStorage } from '../server/storage/postgres.js'
@@ -217,4 +218,26 @@ test('openStorage understands memory, sqlite:PATH (creating folders) and postgre
   await p.ping()
   await p.close()
   await expect(openStorage('redis://nope')).rejects.toThrow(/not supported/)
+})
+
+test('large merges run on a worker thread: same snapshot, and the event loop keeps turning', async () => {
+  const w = writer()
+  for (let i = 0; i < 10_000; i++) w.text.insert(Math.floor(Math.random() * (w.text.length + 1)), 'xyz'[i % 3])
+  w.text.delete(0, 1000)
+  const merger = workerMerge(1024)
+  try {
+    let ticks = 0
+    const ticker = setInterval(() => ticks++, 1)
+    const fromWorker = await merger.merge(w.updates)
+    clearInterval(ticker)
+    expect(ticks).toBeGreaterThan(0) // the main thread was free while the worker merged
+    expect(Buffer.from(fromWorker).equals(Buffer.from(mergeToSnapshot(w.updates)))).toBe(true)
+    expect(textOf([fromWorker])).toBe(w.text.toString())
+    // Small inputs stay on the main thread, with the same result.
+    const small = w.updates.slice(0, 3)
+    expect(Buffer.from(await merger.merge(small.map((u) => u.subarray(0)))).equals(Buffer.from(mergeToSnapshot(small)))).toBe(true)
+    await expect(merger.merge([Uint8Array.of(1, 2, 3), new Uint8Array(2000)])).rejects.toThrow()
+  } finally {
+    await merger.close()
+  }
 })

@@ -2,6 +2,7 @@
 // passes a count or byte threshold; one compaction runs at a time, so the synchronous part
 // (merging with Yjs) blocks the event loop for one room's merge at most, never for a queue.
 import * as Y from 'yjs'
+import { workerMerge } from './mergeWorker.js'
 import type { CompactionResult, Storage } from './types.js'
 
 /// Fold updates into one: applied to a fresh garbage-collecting document, so deleted
@@ -34,8 +35,10 @@ export interface CompactorEvents {
   failed?(room: string, error: unknown): void
 }
 
-/// A compactor over a store; a store without `compact` makes requests no-ops.
+/// A compactor over a store; a store without `compact` makes requests no-ops. Large merges
+/// run on a worker thread (see mergeWorker.ts).
 export function compactor(storage: Storage, events: CompactorEvents = {}): Compactor {
+  const merger = workerMerge()
   const queue = new Set<string>()
   let running: Promise<void> | null = null
   let stopped = false
@@ -47,7 +50,7 @@ export function compactor(storage: Storage, events: CompactorEvents = {}): Compa
       queue.delete(room.value)
       const started = performance.now()
       try {
-        const result = await storage.compact!(room.value, mergeToSnapshot)
+        const result = await storage.compact!(room.value, merger.merge)
         events.compacted?.(room.value, result, performance.now() - started)
       } catch (error) {
         events.failed?.(room.value, error)
@@ -78,6 +81,7 @@ export function compactor(storage: Storage, events: CompactorEvents = {}): Compa
       stopped = true
       queue.clear()
       while (running) await running
+      await merger.close()
     },
   }
 }
