@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import pg from 'pg'
 import { afterAll, expect, test } from 'vitest'
 import * as Y from 'yjs'
 import { sqliteStorage } from '../server/storage/sqlite.js'
@@ -78,3 +79,41 @@ test('SIGTERM stores everything, closes clients with 1012, exits 0; after a rest
   expect(docOf(await stored(db, 'notes')).getText('t').toString()).toBe(clients[0].text)
   expect(docOf(await stored(db, 'other')).getText('t').toString()).toBe(clients[2].text)
 }, 120_000)
+
+test('a store that hangs cannot hold up shutdown beyond --shutdown-timeout-ms (exit 1)', async () => {
+  const admin = new pg.Client('postgres://postgres@127.0.0.1:5432/postgres')
+  await admin.connect()
+  const name = `concord_test_shutdown_${process.pid}`
+  await admin.query(`CREATE DATABASE ${name}`)
+  const url = `postgres://postgres@127.0.0.1:5432/${name}`
+  const locker = new pg.Client(url)
+  let server: ServerProcess | undefined
+  try {
+    server = await spawnServer(['--storage', url, '--port', '0', '--shutdown-timeout-ms', '1500'])
+    const c = new AckClient(server.url, 'stuck', false)
+    cleanups.push(() => c.destroy())
+    c.type('stored ')
+    await waitFor(() => c.allAcked && c.ackCounts.length > 0, 'the first edit to be acknowledged', 20_000)
+    // Hold the log table: every append (and the final flush) now waits.
+    await locker.connect()
+    await locker.query('BEGIN')
+    await locker.query('LOCK TABLE concord_updates IN ACCESS EXCLUSIVE MODE')
+    c.type('stuck ')
+    await sleep(200)
+    const t0 = Date.now()
+    server.proc.kill('SIGTERM')
+    const { code } = await server.exited
+    const took = Date.now() - t0
+    expect(code).toBe(1)
+    expect(took).toBeGreaterThanOrEqual(1400)
+    expect(took).toBeLessThan(15_000)
+    expect(server.lines.some((l) => l.includes('shutdown timed out'))).toBe(true)
+    expect(c.allAcked).toBe(false) // the stuck edit was never acknowledged
+  } finally {
+    server?.proc.kill('SIGKILL')
+    await locker.query('ROLLBACK').catch(() => undefined)
+    await locker.end().catch(() => undefined)
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin.end()
+  }
+}, 60_000)

@@ -53,7 +53,7 @@ export function compactor(storage: Storage, events: CompactorEvents = {}): Compa
         const result = await storage.compact!(room.value, merger.merge)
         events.compacted?.(room.value, result, performance.now() - started)
       } catch (error) {
-        events.failed?.(room.value, error)
+        if (!stopped) events.failed?.(room.value, error) // else: abandoned by stop()
       }
       // Let sockets and other rooms' writes through between two rooms.
       await new Promise<void>((resolve) => setImmediate(resolve))
