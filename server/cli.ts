@@ -37,24 +37,43 @@ export async function main(argv: string[]): Promise<number> {
     server = await createServer(config)
     address = await server.listen()
   } catch (error) {
-    // Options that parse but do not work (a missing key file, a port in use) end here.
-    process.stderr.write(`concord: ${(error as Error).message}\n`)
+    // Options that parse but do not work (a missing key file) exit 2; a store that cannot be
+    // opened or a port in use exit 1. Either way, say so plainly.
+    const bad = error instanceof ConfigError
+    process.stderr.write(`concord: ${bad ? '' : 'cannot start: '}${(error as Error).message}\n`)
     await server?.close().catch(() => undefined)
-    return error instanceof ConfigError ? 2 : 1
+    return bad ? 2 : 1
   }
   server.log.info({ host: address.address, port: address.port, storage: config.storage }, `listening on ${server.url}`)
   return new Promise((resolve) => {
+    let stopping = false
     const stop = (signal: string) => {
+      if (stopping) {
+        // A second signal: the operator does not want to wait for the flush.
+        server.log.warn({ signal }, 'second signal: exiting without finishing the shutdown')
+        process.exit(1)
+      }
+      stopping = true
       server.log.info({ signal }, 'shutting down')
+      // Bound the shutdown: a hung store must not keep a deployment from restarting.
+      const timer = setTimeout(() => {
+        server.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting')
+        process.exit(1)
+      }, config.shutdownTimeoutMs)
       server.close().then(
-        () => resolve(0),
+        () => {
+          clearTimeout(timer)
+          server.log.info('stopped')
+          resolve(0)
+        },
         (error: unknown) => {
+          clearTimeout(timer)
           server.log.error({ err: error }, 'shutdown failed')
           resolve(1)
         },
       )
     }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
   })
 }

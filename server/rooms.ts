@@ -1,9 +1,11 @@
 // The registry of loaded rooms: loads each room once however many joins race (single
-// flight), unloads it after a grace period without peers, and routes storage failures.
+// flight), unloads it after a grace period without peers, asks for compaction when a room's
+// log grows past a threshold, and routes storage failures.
 import { performance } from 'node:perf_hooks'
 import { CloseCode } from './closeCodes.js'
 import { Room, type RoomHooks } from './room.js'
-import type { Storage } from './storage/types.js'
+import { compactor, type Compactor } from './storage/compaction.js'
+import type { CompactionResult, Storage } from './storage/types.js'
 import { writeBatcher, type WriteBatcher } from './writeBatcher.js'
 
 /// Options of the room registry.
@@ -19,6 +21,15 @@ export interface RoomsOptions {
   observer?: RoomsObserver
   /// Called once a change to a room is durably stored (the webhook).
   stored?: (room: string) => void
+  /// Compact a room's log once this many updates were appended to it (default 500).
+  compactAfterUpdates?: number
+  /// Compact a room's log once this many bytes were appended to it (default 4 MiB).
+  compactAfterBytes?: number
+  /// Told about every compaction (for logs and metrics).
+  compacted?: (room: string, result: CompactionResult, ms: number) => void
+  /// A deterministic update (see storage/seed.ts) applied to, and stored in, every room that
+  /// loads empty.
+  seed?: Uint8Array
 }
 
 /// What the registry reports for metrics (times in seconds).
@@ -32,21 +43,38 @@ interface Entry {
   room: Room | null
   loading: Promise<Room> | null
   unloadTimer: NodeJS.Timeout | null
+  /// Log rows and bytes since the last compaction, as far as this instance knows.
+  logCount: number
+  logBytes: number
 }
 
 /// Loaded rooms of one server.
 export class Rooms {
   private readonly entries = new Map<string, Entry>()
   readonly writes: WriteBatcher
+  readonly compactor: Compactor
   private readonly hooks: RoomHooks
+  private readonly compactAfterUpdates: number
+  private readonly compactAfterBytes: number
 
   constructor(private readonly options: RoomsOptions) {
     this.writes = writeBatcher(options.storage)
+    this.compactAfterUpdates = options.compactAfterUpdates ?? 500
+    this.compactAfterBytes = options.compactAfterBytes ?? 4 * 1024 * 1024
+    this.compactor = compactor(options.storage, {
+      compacted: options.compacted,
+      failed: (room, error) => options.log?.(`compacting room ${JSON.stringify(room)} failed`, error),
+    })
     this.hooks = {
       persist: (room, update) => {
         const written = this.writes.append(room, update)
-        const stored = options.stored
-        if (stored && update) written.then(() => stored(room), () => undefined)
+        if (update) {
+          const stored = options.stored
+          void written.then(() => {
+            this.grew(room, 1, update.length)
+            stored?.(room)
+          }, () => undefined)
+        }
         return written
       },
       publish: options.publish,
@@ -81,11 +109,12 @@ export class Rooms {
       if (entry.room) return Promise.resolve(entry.room)
       if (entry.loading) return entry.loading
     }
-    const fresh: Entry = { room: null, loading: null, unloadTimer: null }
-    fresh.loading = this.load(name).then(
+    const fresh: Entry = { room: null, loading: null, unloadTimer: null, logCount: 0, logBytes: 0 }
+    fresh.loading = this.load(name, fresh).then(
       (room) => {
         fresh.room = room
         fresh.loading = null
+        this.grew(name, 0, 0)
         return room
       },
       (error: unknown) => {
@@ -102,18 +131,39 @@ export class Rooms {
     if (room.peers.size === 0) this.scheduleUnload(room)
   }
 
-  private async load(name: string): Promise<Room> {
+  private async load(name: string, entry: Entry): Promise<Room> {
     const start = performance.now()
     const updates = await this.options.storage.load(name)
+    // The first update may be a snapshot: count the rest, so a room whose snapshot alone
+    // passes the byte threshold is not compacted again on every load.
+    entry.logCount = Math.max(0, updates.length - 1)
+    for (let i = 1; i < updates.length; i++) entry.logBytes += updates[i].length
     const room = new Room(name, this.hooks)
+    const seed = updates.length === 0 ? this.options.seed : undefined
     try {
-      room.restore(updates)
+      room.restore(seed ? [seed] : updates)
     } catch (error) {
       room.destroy()
       throw error
     }
     this.options.observer?.loaded((performance.now() - start) / 1000)
+    // Stored before any client's update (the batch is in order), which may build on it.
+    if (seed) this.hooks.persist(name, seed).catch((error: unknown) => this.hooks.failed(room, error))
     return room
+  }
+
+  // A room's log grew (or was loaded): queue a compaction once it passes a threshold.
+  private grew(name: string, count: number, bytes: number): void {
+    const entry = this.entries.get(name)
+    if (!entry) return
+    entry.logCount += count
+    entry.logBytes += bytes
+    if (entry.logCount >= this.compactAfterUpdates || entry.logBytes >= this.compactAfterBytes) {
+      // Rows appended from here on may miss this compaction; they count towards the next.
+      entry.logCount = 0
+      entry.logBytes = 0
+      this.compactor.request(name)
+    }
   }
 
   private scheduleUnload(room: Room): void {
@@ -155,6 +205,11 @@ export class Rooms {
   async flushAll(): Promise<void> {
     for (const room of this.loaded()) room.flushNow()
     await this.writes.drain()
+  }
+
+  /// Stop compacting; resolves once a running compaction is over (it commits or not at all).
+  stopCompacting(): Promise<void> {
+    return this.compactor.stop()
   }
 
   /// Drop every room (after `flushAll`); timers are cleared.

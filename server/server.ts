@@ -25,6 +25,7 @@ import { parseRoomName, queryOf } from './roomName.js'
 import { Rooms } from './rooms.js'
 import { defaultEditorDir, staticHandler } from './static.js'
 import { openStorage } from './storage/open.js'
+import { seedFromFile } from './storage/seed.js'
 import type { Storage } from './storage/types.js'
 import { createWebhook } from './webhook.js'
 
@@ -95,15 +96,20 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   // With --metrics false nothing is timed or counted on the hot paths.
   const store = options.store ?? (await openStorage(config.storage))
   const storage = config.metrics ? timedStorage(store, metrics) : store
+  const seed = config.initialContent ? seedFromFile(config.initialContent, config.initialContentField) : undefined
   const rooms: Rooms = new Rooms({
     storage,
     unloadAfterMs: config.unloadAfterMs,
+    compactAfterUpdates: config.compactAfterUpdates,
+    compactAfterBytes: config.compactAfterBytes,
     log: (message, error) => log.error({ err: error }, message),
     observer: config.metrics ? metrics : undefined,
     stored: webhook ? (room) => webhook.changed(room) : undefined,
+    compacted: (room, result, ms) => log.debug({ room, ...result, ms: Math.round(ms) }, 'compacted'),
+    seed,
   })
   const readiness = createReadiness(config.readyTimeoutMs)
-  if (storage.ping) readiness.add('storage', () => storage.ping!())
+  readiness.add('storage', () => storage.ping())
   for (const [name, check] of Object.entries(options.readinessChecks ?? {})) readiness.add(name, check)
   const instance = randomBytes(3).toString('hex')
   let nextId = 1
@@ -297,6 +303,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   }
 
   let url = ''
+  let closed: Promise<void> | null = null
   return {
     config,
     http: server,
@@ -318,23 +325,31 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
         })
       })
     },
-    async close() {
-      if (closing) return
-      closing = true
-      stopHeartbeat()
-      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
-      for (const conn of connections) conn.close(CloseCode.ServiceRestart, 'server restarting')
-      await rooms.flushAll().catch((error: unknown) => log.error({ err: error }, 'final flush failed'))
-      // Give clients a moment to complete the closing handshake, then cut the rest.
-      const deadline = Date.now() + 2000
-      while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-      for (const conn of connections) conn.ws.terminate()
-      rooms.destroyAll()
-      await webhook?.close()
-      wss.close()
-      server.closeAllConnections()
-      await serverClosed
-      if (!options.store) await storage.close() // an embedder's store stays theirs
+    close() {
+      closed ??= shutdown()
+      return closed
     },
+  }
+
+  // Stop accepting, tell clients to reconnect (1012: their unacknowledged updates are
+  // re-sent to whichever instance they reach), store what the rooms hold, close the store.
+  // The CLI bounds the whole with --shutdown-timeout-ms.
+  async function shutdown(): Promise<void> {
+    closing = true
+    stopHeartbeat()
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
+    for (const conn of connections) conn.close(CloseCode.ServiceRestart, 'server restarting')
+    await rooms.flushAll().catch((error: unknown) => log.error({ err: error }, 'final flush failed'))
+    await rooms.stopCompacting()
+    // Give clients a moment to complete the closing handshake, then cut the rest.
+    const deadline = Date.now() + Math.min(2000, config.shutdownTimeoutMs / 2)
+    while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    for (const conn of connections) conn.ws.terminate()
+    rooms.destroyAll()
+    await webhook?.close()
+    wss.close()
+    server.closeAllConnections()
+    await serverClosed
+    if (!options.store) await storage.close() // an embedder's store stays theirs
   }
 }

@@ -37,6 +37,11 @@ const bad: Partial<Record<OptionName, [string, RegExp, string[]?]>> = {
   messageBurst: ['0', /expected an integer from 1/],
   readOnlyAwareness: ['never', /expected true or false, got "never"/],
   tlsCert: ['/nonexistent/cert.pem', /cannot use "\/nonexistent\/cert.pem": ENOENT/, ['--tls-key', 'package.json']],
+  compactAfterUpdates: ['0', /expected an integer from 1/],
+  compactAfterBytes: ['4MB', /expected an integer from 1/],
+  initialContent: ['/nonexistent/seed.txt', /cannot use "\/nonexistent\/seed.txt": ENOENT/],
+  initialContentField: ['', /must not be empty/],
+  shutdownTimeoutMs: ['10', /expected an integer from 100/],
   tlsKey: ['/nonexistent/key.pem', /cannot use "\/nonexistent\/key.pem": ENOENT/, ['--tls-cert', 'package.json']],
 }
 /// Options where every string is a valid value.
