@@ -1,8 +1,10 @@
 // The `concord` command: parse options, start the server, stop gracefully on SIGTERM/SIGINT.
 import { ConfigError, formatOptions, resolveConfig } from './config.js'
-import { createServer } from './server.js'
+import { tokenCommand } from './token.js'
 
 const HELP = `Usage: concord [options]
+       concord token --room PATTERN --access read|write --ttl 1h   (print a token; see concord token --help)
+       concord converge --url ws://HOST:PORT   (convergence and chaos test; see concord converge --help)
 
 A real-time collaboration server for Yjs documents (y-websocket protocol).
 Clients connect to ws://HOST:PORT/<room>; the editor is served at http://HOST:PORT/.
@@ -13,6 +15,7 @@ ${formatOptions(false)}
 
 /// Run the command line; resolves when the server has stopped.
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'token') return tokenCommand(argv.slice(1), process.env)
   // `concord converge …` is the convergence tester, loaded only when asked for.
   if (argv[0] === 'converge') return (await import('./converge/main.js')).convergeMain(argv.slice(1))
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -29,21 +32,51 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error
   }
-  const server = await createServer(config)
-  const address = await server.listen()
+  // Loaded only once the options are valid, so a bad option fails fast.
+  const { createServer } = await import('./server.js')
+  let server
+  let address
+  try {
+    server = await createServer(config)
+    address = await server.listen()
+  } catch (error) {
+    // Options that parse but do not work (a missing key file) exit 2; a store that cannot be
+    // opened or a port in use exit 1. Either way, say so plainly.
+    const bad = error instanceof ConfigError
+    process.stderr.write(`concord: ${bad ? '' : 'cannot start: '}${(error as Error).message}\n`)
+    await server?.close().catch(() => undefined)
+    return bad ? 2 : 1
+  }
   server.log.info({ host: address.address, port: address.port, storage: config.storage }, `listening on ${server.url}`)
   return new Promise((resolve) => {
+    let stopping = false
     const stop = (signal: string) => {
+      if (stopping) {
+        // A second signal: the operator does not want to wait for the flush.
+        server.log.warn({ signal }, 'second signal: exiting without finishing the shutdown')
+        process.exit(1)
+      }
+      stopping = true
       server.log.info({ signal }, 'shutting down')
+      // Bound the shutdown: a hung store must not keep a deployment from restarting.
+      const timer = setTimeout(() => {
+        server.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting')
+        process.exit(1)
+      }, config.shutdownTimeoutMs)
       server.close().then(
-        () => resolve(0),
+        () => {
+          clearTimeout(timer)
+          server.log.info('stopped')
+          resolve(0)
+        },
         (error: unknown) => {
+          clearTimeout(timer)
           server.log.error({ err: error }, 'shutdown failed')
           resolve(1)
         },
       )
     }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
   })
 }

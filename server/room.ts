@@ -1,5 +1,6 @@
 // One room: a Yjs document, its awareness states and the peers connected to it. Knows the
 // protocol's rules (sync, relay, no echo, read-only) but nothing of sockets or HTTP.
+import { performance } from 'node:perf_hooks'
 import * as Y from 'yjs'
 import { Presence } from './presence.js'
 import {
@@ -36,6 +37,8 @@ export interface RoomHooks {
   empty(room: Room): void
   /// Called when an update could not be stored: the room must not pretend it was.
   failed(room: Room, error: unknown): void
+  /// Seconds one `Y.applyUpdate` took, for metrics.
+  applied?(seconds: number): void
 }
 
 interface PeerState {
@@ -53,6 +56,16 @@ interface StateCache {
 }
 
 /// An update with no structs and no deletions (what an empty document sends in step 2).
+const NO_CHANGE = Uint8Array.of(0, 0)
+
+/// Whether a transaction deleted something or added structs (Yjs' test before an 'update').
+function changedDocument(tr: Y.Transaction): boolean {
+  if (tr.deleteSet.clients.size > 0) return true
+  for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) return true
+  return false
+}
+
+/// Whether an update has no structs and no deletions.
 function isEmptyUpdate(update: Uint8Array): boolean {
   return update.length === 2 && update[0] === 0 && update[1] === 0
 }
@@ -69,8 +82,12 @@ export class Room {
   private outgoing: Array<{ origin: Origin; update: Uint8Array }> = []
   private flushScheduled = false
   private destroyed = false
+  /// Whether the last transaction changed the document (Yjs' own test before an 'update').
+  private changed = false
 
-  constructor(readonly name: string, private readonly hooks: RoomHooks) {}
+  constructor(readonly name: string, private readonly hooks: RoomHooks) {
+    this.doc.on('afterTransaction', (tr: Y.Transaction) => { this.changed = changedDocument(tr) })
+  }
 
   /// Load stored updates before any peer joins.
   restore(updates: readonly Uint8Array[]): void {
@@ -143,13 +160,21 @@ export class Room {
   /// of this event-loop turn, stored, and published to other instances unless it came from
   /// one. Throws `ProtocolError` if the update is not valid Yjs.
   apply(update: Uint8Array, origin: Origin): void {
+    const start = performance.now()
+    this.changed = false
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (error) {
       throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`)
     }
-    this.version++
-    this.outgoing.push({ origin, update })
+    this.hooks.applied?.((performance.now() - start) / 1000)
+    // An update that changed nothing (a reconnecting client's step 2 repeats its whole delete
+    // set) is neither relayed nor stored again; it still counts for the sender's ack. What
+    // Yjs holds pending (missing dependencies) counts as a change.
+    const { pendingStructs, pendingDs } = this.doc.store
+    const useful = this.changed || pendingStructs !== null || pendingDs !== null
+    if (useful) this.version++
+    this.outgoing.push({ origin, update: useful ? update : NO_CHANGE })
     if (!this.flushScheduled) {
       this.flushScheduled = true
       setImmediate(() => this.flush())

@@ -14,9 +14,10 @@ import type { Edit } from './script.js'
 /// Origin of changes that arrived from the network (everything else is local).
 const REMOTE = Symbol('remote')
 
-/// Name of the shared text every client edits, and of the journal array.
-export const TEXT = 'text'
-export const JOURNAL = 'journal'
+/// Name of the shared text every client edits (the editor's, so a run can be watched in
+/// it), and of the journal array.
+export const TEXT = 'codemirror'
+export const JOURNAL = 'converge-journal'
 
 /// A received update that carried this client's own probe edit back to it.
 export interface Echo {
