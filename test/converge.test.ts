@@ -10,6 +10,7 @@ import { convergeMain } from '../server/converge/main.js'
 import { parseOptions, replayCommand, UsageError } from '../server/converge/options.js'
 import { createRandom } from '../server/converge/random.js'
 import { createScript } from '../server/converge/script.js'
+import { createToken, parseTokenArgs } from '../server/token.js'
 import { startBrokenRelay, type RelayMode } from './brokenRelay.js'
 import { startServer } from './helpers.js'
 
@@ -90,6 +91,24 @@ describe('against Concord', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+})
+
+test('with token auth: refused without --token (exit 2, says why), converges with one', async () => {
+  const authSecret = 'converge-test-secret-0123456789abcdef'
+  const server = await startServer({ authSecret })
+  try {
+    const refused = await converge(['--url', server.url, '--seconds', '1', '--settle', '2', '--clients', '2', '--rooms', '1'])
+    expect(refused.code).toBe(2)
+    expect(refused.err).toContain('Unexpected server response: 401')
+    const token = await createToken(parseTokenArgs(['--room', 'converge-*', '--access', 'write', '--auth-secret', authSecret], {}))
+    const { code, result } = await convergeJson(['--url', server.url, '--token', token, '--seed', '707', ...SMALL])
+    expect(code).toBe(0)
+    expect(result.results.map((r) => r.stored)).toEqual(['equal', 'equal']) // the API took the token too
+    expect(result.replay).toContain('--token "$TOKEN"')
+    expect(result.replay).not.toContain(token)
+  } finally {
+    await server.close()
+  }
 })
 
 describe('against a broken relay', () => {

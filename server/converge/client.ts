@@ -76,6 +76,8 @@ export class SimClient {
   /// Time of the last sync frame sent or received, to detect quiescence.
   lastSyncActivity = Date.now()
   synced = false
+  /// The last connection error (e.g. "Unexpected server response: 401"), for the report.
+  lastError: string | null = null
   private ws: WebSocket | null = null
   /// Whether the client wants to be connected (false while "offline" or stopped).
   private online = false
@@ -149,7 +151,7 @@ export class SimClient {
     ws.on('message', (data: Buffer) => {
       if (this.ws === ws) this.receive(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     })
-    ws.on('error', () => undefined) // 'close' follows and schedules the retry
+    ws.on('error', (error) => { this.lastError = error.message }) // 'close' follows and retries
     let opened = false
     ws.once('open', () => { opened = true })
     ws.on('close', (code: number) => {

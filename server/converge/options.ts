@@ -42,6 +42,8 @@ export interface ConvergeOptions {
   kills: number
   /// How long to wait for replicas to settle at the end, in seconds.
   settle: number
+  /// Sent as `?token=…` with every WebSocket and HTTP request (servers with token auth).
+  token: string | null
   /// Room names are `<prefix>-<n>`; by default unique per run, so a replay never reuses a
   /// persistent server's old documents.
   roomPrefix: string | null
@@ -81,6 +83,7 @@ const flags: Flag[] = [
   { key: 'kills', flag: 'kills', kind: 'int', arg: 'N', min: 0, help: 'Server SIGKILLs (then start again) per run; needs --spawn.' },
   { key: 'settle', flag: 'settle', kind: 'number', arg: 'S', min: 1, help: 'How long to wait for the first sync, and for replicas to settle before judging.' },
   { key: 'allowEcho', flag: 'allow-echo', kind: 'bool', help: 'Report echoed updates but do not fail on them.' },
+  { key: 'token', flag: 'token', kind: 'string', arg: 'T', help: 'Token for servers with auth, sent as ?token=T (it must grant write access to the rooms).' },
   { key: 'roomPrefix', flag: 'room-prefix', kind: 'string', arg: 'P', help: 'Room names are P-0, P-1, … (default: unique per run).' },
 ]
 
@@ -89,7 +92,7 @@ export function defaultOptions(): ConvergeOptions {
   return {
     url: null, spawn: null, port: 0, clients: 8, rooms: 2, seconds: 30, seed: '', json: false, quiet: false,
     direct: false, allowEcho: false, editRate: 5, latency: 30, stalls: 2, stallMs: 1500, resets: 1,
-    disconnects: 1, offlineMs: 3000, restarts: 1, kills: 1, settle: 20, roomPrefix: null,
+    disconnects: 1, offlineMs: 3000, restarts: 1, kills: 1, settle: 20, token: null, roomPrefix: null,
   }
 }
 
@@ -164,7 +167,8 @@ export function replayCommand(o: ConvergeOptions): string {
     const v = values[f.key]
     if (f.key !== 'seed' && v === defaults[f.key]) continue
     if (f.key !== 'seed' && !o.spawn && (f.key === 'restarts' || f.key === 'kills' || f.key === 'port')) continue
-    if (f.kind === 'bool') parts.push(`--${f.flag}`)
+    if (f.key === 'token') parts.push('--token "$TOKEN"') // never print a secret
+    else if (f.kind === 'bool') parts.push(`--${f.flag}`)
     else parts.push(`--${f.flag} ${shellQuote(String(v))}`)
   }
   return parts.join(' ')

@@ -49,6 +49,7 @@ export async function runConverge(o: ConvergeOptions, io: RunIO): Promise<Conver
     const base = proxy ? `ws://127.0.0.1:${proxy.port}${target.pathname.replace(/\/$/, '')}` : url
     const prefix = o.roomPrefix ?? `converge-${o.seed.replace(/[^\w-]/g, '_').slice(0, 40)}-${Date.now().toString(36)}`
     const rooms = Array.from({ length: o.rooms }, (_, i) => `${prefix}-${i}`)
+    const query = o.token ? `?token=${encodeURIComponent(o.token)}` : ''
     const ids = new Set<number>()
     const idRng = rng.fork('client ids')
     for (let i = 0; i < o.clients; i++) {
@@ -56,7 +57,7 @@ export async function runConverge(o: ConvergeOptions, io: RunIO): Promise<Conver
       while (ids.has(id)) id = idRng.int(1, 0x7fffffff)
       ids.add(id)
       const room = rooms[i % rooms.length]
-      clients.push(new SimClient({ name: `c${i}`, room, url: `${base}/${encodeURIComponent(room)}`, clientID: id, rng: rng.fork(`client ${i}`) }))
+      clients.push(new SimClient({ name: `c${i}`, room, url: `${base}/${encodeURIComponent(room)}${query}`, clientID: id, rng: rng.fork(`client ${i}`) }))
     }
 
     let phase = 'connecting'
@@ -73,7 +74,9 @@ export async function runConverge(o: ConvergeOptions, io: RunIO): Promise<Conver
     for (const c of clients) c.goOnline()
     if (!(await waitUntil(() => clients.every((c) => c.synced), o.settle * 1000))) {
       const n = clients.filter((c) => !c.synced).length
-      throw new SetupError(`${n} of ${clients.length} clients could not sync with ${url} within ${o.settle} s: is a y-websocket-protocol server listening there?`)
+      const errors = [...new Set(clients.map((c) => c.lastError).filter((e) => e !== null))]
+      const why = errors.length ? ` (${errors.slice(0, 3).join('; ')})` : ''
+      throw new SetupError(`${n} of ${clients.length} clients could not sync with ${url} within ${o.settle} s${why}: is a y-websocket-protocol server listening there, and does it need --token?`)
     }
 
     // Editing phase: scripts, client disconnects, proxy faults, server restarts and kills.
@@ -117,7 +120,7 @@ export async function runConverge(o: ConvergeOptions, io: RunIO): Promise<Conver
       const authored = members.flatMap((c) => c.authored)
       const journaled = members.flatMap((c) => c.journaled)
       const names = new Map(members.map((c) => [c.doc.clientID, c.name]))
-      const stored = await fetchStored(httpBase, room, authored, journaled, names, notes)
+      const stored = await fetchStored(httpBase, room, query, authored, journaled, names, notes)
       return checkRoom({
         room,
         replicas: members.map((c) => ({ name: c.name, doc: c.doc })),
@@ -284,9 +287,9 @@ async function settle(clients: readonly SimClient[], o: ConvergeOptions, deadlin
 /// server does not expose it. Storage may lag the relay: retry until it matches the truth
 /// or a few seconds pass.
 async function fetchStored(
-  httpBase: string, room: string, authored: Uint8Array[], journaled: string[], names: Map<number, string>, notes: string[],
+  httpBase: string, room: string, query: string, authored: Uint8Array[], journaled: string[], names: Map<number, string>, notes: string[],
 ): Promise<Uint8Array | null> {
-  const url = `${httpBase}/api/rooms/${encodeURIComponent(room)}/update`
+  const url = `${httpBase}/api/rooms/${encodeURIComponent(room)}/update${query}`
   const truth = new Y.Doc()
   Y.applyUpdate(truth, Y.mergeUpdates(authored))
   const deadline = Date.now() + 5000
@@ -303,7 +306,7 @@ async function fetchStored(
       const type = res.headers.get('content-type') ?? ''
       if (res.status === 404) return null
       if (res.status !== 200 || type.startsWith('text/') || type.includes('json') || type.includes('html')) {
-        if (res.status !== 200) notes.push(`stored document of ${room}: GET ${url} answered ${res.status}; not checked`)
+        if (res.status !== 200) notes.push(`stored document of ${room}: GET /api/rooms/…/update answered ${res.status}; not checked`)
         await res.body?.cancel()
         return null
       }
