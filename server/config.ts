@@ -37,6 +37,12 @@ const storageUrl: Parser<string> = (raw, name) => {
   )
 }
 
+const redisUrl: Parser<string | null> = (raw, name) => {
+  if (raw === '') return null
+  if (/^rediss?:\/\/.+/.test(raw)) return raw
+  throw new ConfigError(`${name}: expected redis://HOST:PORT, got ${JSON.stringify(raw)}`)
+}
+
 const oneOf = <T extends string>(...values: T[]): Parser<T> => (raw, name) => {
   if ((values as string[]).includes(raw)) return raw as T
   throw new ConfigError(`${name}: expected one of ${values.join(', ')}, got ${JSON.stringify(raw)}`)
@@ -79,6 +85,11 @@ export const optionTable = {
   logLevel: spec('log-level', 'info' as 'debug' | 'info' | 'warn' | 'error' | 'silent', 'Log level: debug, info, warn, error or silent.', oneOf('debug', 'info', 'warn', 'error', 'silent')),
   editor: spec('editor', true, 'Serve the collaborative editor at / (built into dist/editor).', bool),
   publicDir: spec('public-dir', null as string | null, 'Serve the editor from this folder instead of the built one.', optionalText, '(built editor)'),
+  redis: spec('redis', null as string | null, 'Join a cluster through this Redis (redis://HOST:PORT): instances with the same Redis and prefix serve rooms together.', redisUrl, '(none)'),
+  redisPrefix: spec('redis-prefix', 'concord:', 'Prefix of the Redis channels, so several clusters can share one Redis.', text),
+  clusterSyncMs: spec('cluster-sync-ms', 5_000, 'How often instances compare each shared room to repair messages Redis dropped.', int(50)),
+  clusterHeartbeatMs: spec('cluster-heartbeat-ms', 2_000, 'Instance heartbeat interval; an instance silent for 3 intervals is dead and its users\' cursors are removed.', int(50)),
+  workers: spec('workers', 1, 'Run this many processes sharing the port, wired through --redis (needs shared storage).', int(1, 1024)),
 } satisfies Record<string, OptionSpec<unknown>>
 
 /// Names of the options.

@@ -1,6 +1,7 @@
 // The registry of loaded rooms: loads each room once however many joins race (single
 // flight), unloads it after a grace period without peers, and routes storage failures.
 import { CloseCode } from './closeCodes.js'
+import type { RoomsCluster } from './cluster/redis.js'
 import { Room, type RoomHooks } from './room.js'
 import type { Storage } from './storage/types.js'
 import { writeBatcher, type WriteBatcher } from './writeBatcher.js'
@@ -12,6 +13,8 @@ export interface RoomsOptions {
   unloadAfterMs: number
   /// Forward updates and awareness to other instances.
   publish?: RoomHooks['publish']
+  /// Other instances sharing the rooms: told around each load and unload.
+  cluster?: RoomsCluster
   /// Report errors (storage failures) somewhere visible.
   log?: (message: string, error: unknown) => void
 }
@@ -80,14 +83,18 @@ export class Rooms {
   }
 
   private async load(name: string): Promise<Room> {
-    const updates = await this.options.storage.load(name)
+    const cluster = this.options.cluster
+    // Subscribe before loading so nothing published meanwhile is missed.
+    await cluster?.beforeLoad(name)
     const room = new Room(name, this.hooks)
     try {
-      room.restore(updates)
+      room.restore(await this.options.storage.load(name))
     } catch (error) {
       room.destroy()
+      cluster?.left(name, null)
       throw error
     }
+    cluster?.loaded(room, (update) => this.writes.append(name, update))
     return room
   }
 
@@ -109,6 +116,7 @@ export class Rooms {
     await this.writes.drain().catch(() => undefined)
     if (room.peers.size > 0 || this.entries.get(room.name) !== entry) return
     this.entries.delete(room.name)
+    this.options.cluster?.left(room.name, room)
     room.destroy()
   }
 
@@ -120,6 +128,7 @@ export class Rooms {
     const entry = this.entries.get(room.name)
     if (!entry || entry.room !== room) return
     this.entries.delete(room.name)
+    this.options.cluster?.left(room.name, room)
     for (const peer of [...room.peers.keys()]) peer.close(CloseCode.TryAgainLater, 'storage failure')
     room.destroy()
   }

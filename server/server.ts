@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { CloseCode } from './closeCodes.js'
+import { createRedisCluster, type RedisCluster } from './cluster/redis.js'
 import { defaultConfig, type Config } from './config.js'
 import { Connection } from './connection.js'
 import { sendError, sendHealth } from './health.js'
@@ -29,6 +30,8 @@ export interface ConcordServer {
   readonly config: Config
   readonly http: http.Server
   readonly rooms: Rooms
+  /// The link to other instances (with `redis`); its `isReady()` belongs in /readyz.
+  readonly cluster: RedisCluster | null
   readonly connections: ReadonlySet<Connection>
   readonly log: Logger
   /// Start listening; resolves with the bound address.
@@ -54,9 +57,20 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   const config: Config = { ...defaultConfig(), ...options }
   const log = options.logger ?? createLogger(config.logLevel)
   const storage = options.store ?? (await openStorage(config.storage))
+  const cluster = config.redis
+    ? await createRedisCluster({
+        url: config.redis,
+        prefix: config.redisPrefix,
+        syncIntervalMs: config.clusterSyncMs,
+        heartbeatMs: config.clusterHeartbeatMs,
+        log: { info: (msg) => log.info(msg), warn: (obj, msg) => log.warn(obj, msg) },
+      })
+    : null
   const rooms = new Rooms({
     storage,
     unloadAfterMs: config.unloadAfterMs,
+    publish: cluster?.publish,
+    cluster: cluster ?? undefined,
     log: (message, error) => log.error({ err: error }, message),
   })
   const connections = new Set<Connection>()
@@ -130,6 +144,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     config,
     http: server,
     rooms,
+    cluster,
     connections,
     log,
     get url() { return url },
@@ -152,6 +167,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
       for (const conn of connections) conn.close(CloseCode.ServiceRestart, 'server restarting')
       await rooms.flushAll().catch((error: unknown) => log.error({ err: error }, 'final flush failed'))
+      await cluster?.close() // after the flush: peers need not store anything of ours
       // Give clients a moment to complete the closing handshake, then cut the rest.
       const deadline = Date.now() + 2000
       while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
