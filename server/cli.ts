@@ -1,6 +1,7 @@
 // The `concord` command: parse options, start the server, stop gracefully on SIGTERM/SIGINT.
 import { ConfigError, formatOptions, resolveConfig } from './config.js'
 import { createServer } from './server.js'
+import { isWorkersPrimary, runWorkers, workersProblem } from './workers.js'
 
 const HELP = `Usage: concord [options]
 
@@ -27,21 +28,46 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error
   }
+  const problem = workersProblem(config)
+  if (problem) {
+    process.stderr.write(`concord: ${problem}\n`)
+    return 2
+  }
+  if (isWorkersPrimary(config)) {
+    return runWorkers(config, (message) => process.stdout.write(JSON.stringify({ service: 'concord', pid: process.pid, msg: message }) + '\n'))
+  }
   const server = await createServer(config)
   const address = await server.listen()
   server.log.info({ host: address.address, port: address.port, storage: config.storage }, `listening on ${server.url}`)
   return new Promise((resolve) => {
+    let stopping = false
     const stop = (signal: string) => {
+      if (stopping) {
+        // A second signal: the operator does not want to wait for the flush.
+        server.log.warn({ signal }, 'second signal: exiting without finishing the shutdown')
+        process.exit(1)
+      }
+      stopping = true
       server.log.info({ signal }, 'shutting down')
+      // Bound the shutdown: a hung store must not keep a deployment from restarting.
+      const timer = setTimeout(() => {
+        server.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting')
+        process.exit(1)
+      }, config.shutdownTimeoutMs)
       server.close().then(
-        () => resolve(0),
+        () => {
+          clearTimeout(timer)
+          server.log.info('stopped')
+          resolve(0)
+        },
         (error: unknown) => {
+          clearTimeout(timer)
           server.log.error({ err: error }, 'shutdown failed')
           resolve(1)
         },
       )
     }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
   })
 }

@@ -4,5 +4,5 @@ export { resolveConfig, defaultConfig, optionTable, ConfigError, type Config } f
 export { CloseCode } from './closeCodes.js'
 export { memoryStorage } from './storage/memory.js'
 export { openStorage } from './storage/open.js'
-export type { Storage, AppendEntry } from './storage/types.js'
+export type { Storage, AppendEntry, CompactionResult, MergeUpdates } from './storage/types.js'
 export * as protocol from './protocol.js'

@@ -71,7 +71,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     unloadAfterMs: config.unloadAfterMs,
     publish: cluster?.publish,
     cluster: cluster ?? undefined,
+    compactAfterUpdates: config.compactAfterUpdates,
+    compactAfterBytes: config.compactAfterBytes,
     log: (message, error) => log.error({ err: error }, message),
+    compacted: (room, result, ms) => log.debug({ room, ...result, ms: Math.round(ms) }, 'compacted'),
   })
   const connections = new Set<Connection>()
   const instance = randomBytes(3).toString('hex')
@@ -140,6 +143,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   }
 
   let url = ''
+  let closed: Promise<void> | null = null
   return {
     config,
     http: server,
@@ -160,23 +164,31 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
         })
       })
     },
-    async close() {
-      if (closing) return
-      closing = true
-      stopHeartbeat()
-      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
-      for (const conn of connections) conn.close(CloseCode.ServiceRestart, 'server restarting')
-      await rooms.flushAll().catch((error: unknown) => log.error({ err: error }, 'final flush failed'))
-      await cluster?.close() // after the flush: peers need not store anything of ours
-      // Give clients a moment to complete the closing handshake, then cut the rest.
-      const deadline = Date.now() + 2000
-      while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-      for (const conn of connections) conn.ws.terminate()
-      rooms.destroyAll()
-      wss.close()
-      server.closeAllConnections()
-      await serverClosed
-      if (!options.store) await storage.close() // an embedder's store stays theirs
+    close() {
+      closed ??= shutdown()
+      return closed
     },
+  }
+
+  // Stop accepting, tell clients to reconnect (1012: their unacknowledged updates are
+  // re-sent to whichever instance they reach), store what the rooms hold, close the store.
+  // The CLI bounds the whole with --shutdown-timeout-ms.
+  async function shutdown(): Promise<void> {
+    closing = true
+    stopHeartbeat()
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
+    for (const conn of connections) conn.close(CloseCode.ServiceRestart, 'server restarting')
+    await rooms.flushAll().catch((error: unknown) => log.error({ err: error }, 'final flush failed'))
+    await rooms.stopCompacting()
+    await cluster?.close() // after the flush: peers need not store anything of ours
+    // Give clients a moment to complete the closing handshake, then cut the rest.
+    const deadline = Date.now() + Math.min(2000, config.shutdownTimeoutMs / 2)
+    while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    for (const conn of connections) conn.ws.terminate()
+    rooms.destroyAll()
+    wss.close()
+    server.closeAllConnections()
+    await serverClosed
+    if (!options.store) await storage.close() // an embedder's store stays theirs
   }
 }
