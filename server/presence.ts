@@ -89,7 +89,12 @@ export class Presence {
       const current = this.entries.get(client)
       const currentClock = current ? current.clock : -1
       const accept = currentClock < clock || (currentClock === clock && state === null && current?.state != null)
-      if (!accept) continue
+      if (!accept) {
+        // The same state again (a client re-announcing itself after moving to this instance):
+        // nothing changes, but the sender owns it, so it is removed when the sender leaves.
+        if (state !== null && current?.state != null && currentClock === clock) change.set.push(client)
+        continue
+      }
       this.entries.set(client, { clock, state })
       if (state === null) change.removed.push(client)
       else change.set.push(client)
