@@ -1,7 +1,7 @@
 // The `concord` command: parse options, start the server, stop gracefully on SIGTERM/SIGINT.
 import { ConfigError, formatOptions, resolveConfig } from './config.js'
 import { createServer } from './server.js'
-import { isWorkersPrimary, runWorkers, workersProblem } from './workers.js'
+import { isWorker, isWorkersPrimary, runWorkers, workersProblem } from './workers.js'
 
 const HELP = `Usage: concord [options]
 
@@ -58,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
         () => {
           clearTimeout(timer)
           server.log.info('stopped')
+          if (isWorker()) process.disconnect() // the IPC channel would keep a worker alive
           resolve(0)
         },
         (error: unknown) => {
@@ -68,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
       )
     }
     process.on('SIGTERM', () => stop('SIGTERM'))
-    process.on('SIGINT', () => stop('SIGINT'))
+    // A worker's SIGINT comes from the terminal's Ctrl-C: its primary sends it SIGTERM.
+    process.on('SIGINT', () => (isWorker() ? undefined : stop('SIGINT')))
   })
 }

@@ -17,6 +17,11 @@ export function isWorkersPrimary(config: Config): boolean {
   return config.workers > 1 && cluster.isPrimary
 }
 
+/// Whether this process is a worker forked by `runWorkers`.
+export function isWorker(): boolean {
+  return cluster.isWorker
+}
+
 /// Run as the primary: fork `config.workers` workers with the same arguments, restart any that
 /// crash (at most once a second), and on SIGTERM/SIGINT stop them all gracefully. Resolves
 /// with the exit code once every worker has exited.
@@ -44,7 +49,8 @@ export function runWorkers(config: Config, log: (message: string) => void): Prom
       log(`${signal}: stopping ${config.workers} workers`)
       const workers = Object.values(cluster.workers ?? {})
       if (workers.length === 0) finish()
-      for (const worker of workers) worker?.process.kill(signal)
+      // SIGTERM either way: workers ignore SIGINT, which Ctrl-C also sends them directly.
+      for (const worker of workers) worker?.process.kill('SIGTERM')
     }
     process.on('SIGTERM', () => stop('SIGTERM'))
     process.on('SIGINT', () => stop('SIGINT'))

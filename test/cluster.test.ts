@@ -315,3 +315,26 @@ describe.skipIf(!built)('three concord processes, Redis and PostgreSQL', () => {
     await expectConverged(run, list)
   })
 })
+
+describe.skipIf(!built)('concord --workers', () => {
+  test('N workers share one port, serve one room together, and stop together on SIGTERM', async () => {
+    const run = await setup(SHARED_REDIS)
+    const primary = await startInstance(['--workers', '2', ...instanceArgs(run)])
+    instances.push(primary)
+    const random = prng(7)
+    const list: ClusterClient[] = []
+    for (let i = 0; i < 6; i++) list.push(await connected(ROOMS[i % 3], `${ROOMS[i % 3]}-${i}`, primary.url))
+    await editRandomly(list, random, 200)
+    await expectConverged(run, list)
+    const exited = new Promise<number | null>((r) => primary.child.once('exit', (code) => r(code)))
+    primary.child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    // The connections were spread over both workers: their close logs name two instances.
+    const connIds = primary.output.flatMap((line) => /"conn":"([0-9a-f]+)-\d+"/.exec(line)?.[1] ?? [])
+    expect(new Set(connIds).size).toBe(2)
+  })
+
+  test('--workers without --redis is refused with a clear message', async () => {
+    await expect(startInstance(['--workers', '2', '--storage', 'memory'])).rejects.toThrow(/--workers needs --redis/)
+  })
+})
