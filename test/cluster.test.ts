@@ -6,6 +6,9 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
+import { Redis } from 'ioredis'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { encodeClusterAwareness, encodeClusterUpdate, encodeHeartbeat } from '../server/cluster/messages.js'
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import { postgresStorage } from '../server/storage/postgres.js'
@@ -129,6 +132,35 @@ describe('instances in one process, one shared store', () => {
     await waitFor(() => b.text === 'not stored yet', 'the joiner to get the unstored text', 10_000)
     store.hold = false
     await waitFor(() => a.allAcked, 'the held store to finish', 10_000)
+  })
+
+  test('an instance that dies silently: its last updates are stored by the others and its cursors vanish', async () => {
+    const store = recordingStore()
+    const prefix = newPrefix()
+    const s1 = await startServer({ store, redis: SHARED_REDIS, redisPrefix: prefix, ...fast })
+    servers.push(s1)
+    const b = await connected('ghostly', 'bob', s1.url)
+    // A second instance, speaking the wire format by hand: it relays one update and one
+    // cursor of its client, then crashes before storing the update.
+    const ghost = new Redis(SHARED_REDIS)
+    cleanups.push(async () => { ghost.disconnect() })
+    const beat = setInterval(() => void ghost.publish(`${prefix}instances`, encodeHeartbeat('ghost')), 50)
+    const doc = new Y.Doc()
+    const awareness = new awarenessProtocol.Awareness(doc)
+    cleanups.push(async () => { clearInterval(beat); awareness.destroy(); doc.destroy() })
+    doc.getText('t').insert(0, 'sent, never stored by its instance')
+    awareness.setLocalState({ user: 'ghost-user' })
+    await ghost.publish(`${prefix}room:ghostly`, encodeClusterUpdate('ghost', Y.encodeStateAsUpdate(doc)))
+    await ghost.publish(`${prefix}room:ghostly`, encodeClusterAwareness('ghost', awarenessProtocol.encodeAwarenessUpdate(awareness, [doc.clientID])))
+    await waitFor(() => b.text === doc.getText('t').toString() && b.seenUsers.has('ghost-user'), 'the ghost\'s edit and cursor', 10_000)
+    expect(store.appended.some((e) => e.room === 'ghostly' && e.update.length > 2)).toBe(false)
+    clearInterval(beat) // the crash
+    await waitFor(() => !b.seenUsers.has('ghost-user'), 'the ghost\'s cursor to vanish', 10_000)
+    await waitFor(() => store.appended.some((e) => e.room === 'ghostly' && e.update.length > 2), 'the ghost\'s update to be stored', 10_000)
+    const stored = new Y.Doc()
+    Y.applyUpdate(stored, Y.mergeUpdates(await store.load('ghostly')))
+    expect(stored.getText('t').toString()).toBe('sent, never stored by its instance')
+    stored.destroy()
   })
 
   test('Redis down: each instance serves its own clients, is not ready, and reconverges', async () => {
@@ -321,6 +353,7 @@ describe.skipIf(!built)('concord --workers', () => {
     const run = await setup(SHARED_REDIS)
     const primary = await startInstance(['--workers', '2', ...instanceArgs(run)])
     instances.push(primary)
+    await waitFor(() => primary.output.filter((l) => l.includes('listening on')).length === 2, 'both workers to listen', 20_000)
     const random = prng(7)
     const list: ClusterClient[] = []
     for (let i = 0; i < 6; i++) list.push(await connected(ROOMS[i % 3], `${ROOMS[i % 3]}-${i}`, primary.url))
