@@ -14,6 +14,7 @@ import { startHeartbeat } from './heartbeat.js'
 import { createLogger, type Logger } from './log.js'
 import { parseRoomName, queryOf } from './roomName.js'
 import { Rooms } from './rooms.js'
+import { defaultEditorDir, staticHandler } from './static.js'
 import { openStorage } from './storage/open.js'
 import type { Storage } from './storage/types.js'
 
@@ -85,6 +86,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
   const server = http.createServer((req, res) => handleRequest(req, res))
   const stopHeartbeat = startHeartbeat(connections, config)
+  const serveEditor = config.editor ? staticHandler(config.publicDir ?? defaultEditorDir()) : null
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0]
@@ -92,6 +94,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
       sendHealth(res, startedAt, { rooms: rooms.size, connections: connections.size })
       return
     }
+    if (serveEditor && (req.method === 'GET' || req.method === 'HEAD')) return serveEditor(req, res)
     sendError(res, 404, 'not found')
   }
 
