@@ -69,6 +69,8 @@ export async function main(argv: string[]): Promise<number> {
       )
     }
     process.on('SIGTERM', () => stop('SIGTERM'))
+    // A worker whose primary died stops too, rather than serve on unsupervised.
+    if (isWorker()) process.once('disconnect', () => { if (!stopping) stop('primary gone') })
     // A worker's SIGINT comes from the terminal's Ctrl-C: its primary sends it SIGTERM.
     process.on('SIGINT', () => (isWorker() ? undefined : stop('SIGINT')))
   })

@@ -14,7 +14,7 @@ import { memoryStorage } from '../server/storage/memory.js'
 import { postgresStorage } from '../server/storage/postgres.js'
 import type { AppendEntry, Storage } from '../server/storage/types.js'
 import {
-  ClusterClient, contains, createDatabase, deleteRedisKeys, prng, randomEdit, startInstance,
+  ClusterClient, contains, createDatabase, deleteRedisKeys, killSpawned, prng, randomEdit, startInstance,
   startPrivateRedis, type Instance, type PrivateRedis,
 } from './clusterKit.js'
 import { sleep, startServer, waitFor } from './helpers.js'
@@ -37,7 +37,8 @@ const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const c of clients.splice(0)) c.destroy()
   await Promise.all(servers.splice(0).map((s) => s.close()))
-  await Promise.all(instances.splice(0).map((i) => i.kill('SIGKILL')))
+  instances.length = 0
+  await killSpawned()
   await Promise.all(redises.splice(0).map((r) => r.stop()))
   for (const cleanup of cleanups.splice(0)) await cleanup()
 })

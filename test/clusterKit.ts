@@ -122,13 +122,34 @@ export interface Instance {
   kill(signal: NodeJS.Signals): Promise<void>
 }
 
-/// Start `concord` with these flags on a free port; resolves once it listens.
+/// Every process `startInstance` spawned, so a test's cleanup can kill even those that never
+/// got as far as listening.
+export const spawned = new Set<ChildProcess>()
+
+/// SIGKILL every spawned process that is still running.
+export async function killSpawned(): Promise<void> {
+  await Promise.all([...spawned].map(async (child) => {
+    spawned.delete(child)
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGKILL')
+    await exited
+  }))
+}
+
+/// Start `concord` with these flags on a free port; resolves once it listens (30 s at most).
 export async function startInstance(args: string[]): Promise<Instance> {
   const child = spawn(process.execPath, [concordBin, '--host', '127.0.0.1', '--port', '0', '--editor', 'false', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  spawned.add(child)
   const output: string[] = []
   const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`concord did not listen within 30 s: ${output.join('\n')}`))
+    }, 30_000)
+    child.once('exit', () => clearTimeout(timer))
     let buffered = ''
     const onData = (chunk: Buffer) => {
       buffered += chunk.toString()
@@ -138,7 +159,10 @@ export async function startInstance(args: string[]): Promise<Instance> {
         buffered = buffered.slice(nl + 1)
         output.push(line)
         const m = /listening on (ws:\/\/[0-9.:]+)/.exec(line)
-        if (m) resolve(m[1])
+        if (m) {
+          clearTimeout(timer)
+          resolve(m[1])
+        }
       }
     }
     child.stdout?.on('data', onData)
