@@ -70,12 +70,16 @@ export class Connection implements Peer {
 
   send(frame: Uint8Array): void {
     if (!this.open) return
+    // Judge the backlog before this frame: a single frame above the limit (a big document's
+    // sync step 2) must reach a healthy peer; a peer that has not taken what it had is slow.
+    // The queue stays below the limit plus one frame.
+    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.close(CloseCode.TryAgainLater, 'slow consumer: too many unsent bytes')
+      return
+    }
     this.ws.send(frame)
     this.bytesOut += frame.length
     this.lastSentAt = Date.now()
-    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
-      this.close(CloseCode.TryAgainLater, 'slow consumer: too many unsent bytes')
-    }
   }
 
   /// Join the loaded room and handle the frames that waited for it.
