@@ -82,8 +82,10 @@ export class Presence {
   /// Current entries by client id; removed clients keep their clock so stale updates lose.
   readonly entries = new Map<number, PresenceEntry>()
 
-  /// Apply a decoded awareness update; returns what changed.
-  apply(update: Uint8Array): PresenceChange {
+  /// Apply a decoded awareness update; returns what changed. `holder`, if given, also receives
+  /// the clients whose current state the update merely repeats (a client re-announcing itself
+  /// after moving to this instance): the sender holds them, so they go when it leaves.
+  apply(update: Uint8Array, holder?: Set<number>): PresenceChange {
     const change: PresenceChange = { set: [], removed: [] }
     for (const { client, clock, state } of decodeAwareness(update)) {
       const current = this.entries.get(client)
@@ -92,9 +94,7 @@ export class Presence {
       const currentClock = current ? current.clock : 0
       const accept = currentClock < clock || (currentClock === clock && state === null && current?.state != null)
       if (!accept) {
-        // The same state again (a client re-announcing itself after moving to this instance):
-        // nothing changes, but the sender owns it, so it is removed when the sender leaves.
-        if (state !== null && current?.state != null && currentClock === clock) change.set.push(client)
+        if (holder && state !== null && current?.state != null && currentClock === clock) holder.add(client)
         continue
       }
       this.entries.set(client, { clock, state })

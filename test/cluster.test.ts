@@ -164,6 +164,36 @@ describe('instances in one process, one shared store', () => {
     stored.destroy()
   })
 
+  test('a user who moved off a dead instance before its death was noticed keeps the cursor', async () => {
+    const store = recordingStore()
+    const prefix = newPrefix()
+    const s1 = await startServer({ store, redis: SHARED_REDIS, redisPrefix: prefix, ...fast })
+    const s2 = await startServer({ store, redis: SHARED_REDIS, redisPrefix: prefix, ...fast })
+    servers.push(s1, s2)
+    const local = await connected('moving', 'local-watcher', s1.url)
+    const remote = await connected('moving', 'remote-watcher', s2.url)
+    const ghost = new Redis(SHARED_REDIS)
+    cleanups.push(async () => { ghost.disconnect() })
+    const beat = setInterval(() => void ghost.publish(`${prefix}instances`, encodeHeartbeat('ghost')), 50)
+    cleanups.push(async () => clearInterval(beat))
+    // The user's tab, first on the ghost instance: its state reaches both watchers.
+    const tab = new ClusterClient('moving', 'mover', 4242)
+    clients.push(tab)
+    const announce = awarenessProtocol.encodeAwarenessUpdate(tab.awareness, [tab.doc.clientID])
+    await ghost.publish(`${prefix}room:moving`, encodeClusterAwareness('ghost', announce))
+    await waitFor(() => local.seenUsers.has('mover') && remote.seenUsers.has('mover'), 'the mover\'s cursor', 10_000)
+    // The ghost dies; the tab reconnects to s1 at once and re-announces the same state (same
+    // clock), before the death is noticed.
+    clearInterval(beat)
+    await tab.connect(s1.url)
+    await sleep(1000) // the ghost is declared dead after 300 ms of silence
+    expect(local.seenUsers.has('mover')).toBe(true)
+    expect(remote.seenUsers.has('mover')).toBe(true)
+    // And when the tab closes, its cursor goes everywhere.
+    tab.destroy()
+    await waitFor(() => !local.seenUsers.has('mover') && !remote.seenUsers.has('mover'), 'the mover\'s cursor to go', 10_000)
+  })
+
   test('Redis down: each instance serves its own clients, is not ready, and reconverges', async () => {
     const redis = await startPrivateRedis()
     redises.push(redis)

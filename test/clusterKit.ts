@@ -193,13 +193,17 @@ interface ConnectionRecord {
 /// A client that keeps one document and awareness across connections, like a browser tab
 /// whose provider reconnects. Connects with `?ack=1`.
 export class ClusterClient {
-  readonly doc = new Y.Doc()
-  readonly awareness = new awarenessProtocol.Awareness(this.doc)
+  readonly doc: Y.Doc
+  readonly awareness: awarenessProtocol.Awareness
   private current: ConnectionRecord | null = null
   private readonly finished: ConnectionRecord[] = []
   synced = false
 
-  constructor(readonly room: string, readonly name: string) {
+  /// `clientID` pins the Yjs client id (a user moving from one instance to another).
+  constructor(readonly room: string, readonly name: string, clientID?: number) {
+    this.doc = new Y.Doc()
+    if (clientID !== undefined) this.doc.clientID = clientID
+    this.awareness = new awarenessProtocol.Awareness(this.doc)
     this.awareness.setLocalState({ user: name, cursor: 0 })
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === this) return
