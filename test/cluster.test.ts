@@ -162,6 +162,13 @@ describe('instances in one process, one shared store', () => {
     Y.applyUpdate(stored, Y.mergeUpdates(await store.load('ghostly')))
     expect(stored.getText('t').toString()).toBe('sent, never stored by its instance')
     stored.destroy()
+
+    // The ghost's user comes back late, after the removal: shown again at its first change.
+    const back = new ClusterClient('ghostly', 'ghost-user', doc.clientID)
+    clients.push(back)
+    await back.connect(s1.url)
+    back.awareness.setLocalStateField('cursor', 3)
+    await waitFor(() => b.seenUsers.has('ghost-user'), 'the returning user\'s cursor', 10_000)
   })
 
   test('a user who moved off a dead instance before its death was noticed keeps the cursor', async () => {

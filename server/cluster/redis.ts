@@ -258,10 +258,12 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
         // A client that already reconnected here keeps its state.
         const local = new Set<number>()
         for (const peer of room.peers.keys()) for (const id of peer.awarenessIds) local.add(id)
+        // Removed at the same clock (the rules allow it): a user whose tab reconnects late is
+        // shown again at its next awareness change, not only after the one after.
         const removal: Array<[number, PresenceEntry]> = []
         for (const id of ids) {
           const entry = room.presence.entries.get(id)
-          if (entry?.state && !local.has(id)) removal.push([id, { clock: entry.clock + 1, state: null }])
+          if (entry?.state && !local.has(id)) removal.push([id, { clock: entry.clock, state: null }])
         }
         if (removal.length) room.applyRemoteAwareness(encodeAwarenessEntries(removal))
       }
