@@ -1,9 +1,10 @@
 // The `concord` command: parse options, start the server, stop gracefully on SIGTERM/SIGINT.
 import { ConfigError, formatOptions, resolveConfig } from './config.js'
-import { createServer } from './server.js'
+import { tokenCommand } from './token.js'
 import { isWorker, isWorkersPrimary, runWorkers, workersProblem } from './workers.js'
 
 const HELP = `Usage: concord [options]
+       concord token --room PATTERN --access read|write --ttl 1h   (print a token; see concord token --help)
 
 A real-time collaboration server for Yjs documents (y-websocket protocol).
 Clients connect to ws://HOST:PORT/<room>; the editor is served at http://HOST:PORT/.
@@ -14,6 +15,7 @@ ${formatOptions(false)}
 
 /// Run the command line; resolves when the server has stopped.
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'token') return tokenCommand(argv.slice(1), process.env)
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP)
     return 0
@@ -36,8 +38,19 @@ export async function main(argv: string[]): Promise<number> {
   if (isWorkersPrimary(config)) {
     return runWorkers(config, (message) => process.stdout.write(JSON.stringify({ service: 'concord', pid: process.pid, msg: message }) + '\n'))
   }
-  const server = await createServer(config)
-  const address = await server.listen()
+  // Loaded only once the options are valid, so a bad option fails fast.
+  const { createServer } = await import('./server.js')
+  let server
+  let address
+  try {
+    server = await createServer(config)
+    address = await server.listen()
+  } catch (error) {
+    // Options that parse but do not work (a missing key file, a port in use) end here.
+    process.stderr.write(`concord: ${(error as Error).message}\n`)
+    await server?.close().catch(() => undefined)
+    return error instanceof ConfigError ? 2 : 1
+  }
   server.log.info({ host: address.address, port: address.port, storage: config.storage }, `listening on ${server.url}`)
   return new Promise((resolve) => {
     let stopping = false

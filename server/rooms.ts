@@ -1,6 +1,7 @@
 // The registry of loaded rooms: loads each room once however many joins race (single
 // flight), unloads it after a grace period without peers, asks for compaction when a room's
 // log grows past a threshold, and routes storage failures.
+import { performance } from 'node:perf_hooks'
 import { CloseCode } from './closeCodes.js'
 import type { RoomsCluster } from './cluster/redis.js'
 import { Room, type RoomHooks } from './room.js'
@@ -25,6 +26,17 @@ export interface RoomsOptions {
   compactAfterBytes?: number
   /// Told about every compaction (for logs and metrics).
   compacted?: (room: string, result: CompactionResult, ms: number) => void
+  /// Told about loads, unloads and applied updates, for metrics.
+  observer?: RoomsObserver
+  /// Called once a change to a room is durably stored (the webhook).
+  stored?: (room: string) => void
+}
+
+/// What the registry reports for metrics (times in seconds).
+export interface RoomsObserver {
+  loaded(seconds: number): void
+  unloaded(reason: 'idle' | 'failed'): void
+  applied?: RoomHooks['applied']
 }
 
 interface Entry {
@@ -55,13 +67,20 @@ export class Rooms {
     })
     this.hooks = {
       persist: (room, update) => {
-        const stored = this.writes.append(room, update)
-        if (update) void stored.then(() => this.grew(room, 1, update.length), () => undefined)
-        return stored
+        const written = this.writes.append(room, update)
+        const stored = options.stored
+        if (update) {
+          void written.then(() => {
+            this.grew(room, 1, update.length)
+            stored?.(room)
+          }, () => undefined)
+        }
+        return written
       },
       publish: options.publish,
       empty: (room) => this.scheduleUnload(room),
       failed: (room, error) => this.fail(room, error),
+      applied: options.observer?.applied,
     }
   }
 
@@ -107,7 +126,13 @@ export class Rooms {
     return fresh.loading
   }
 
+  /// Let a room acquired without joining it (the HTTP API) unload once it has no peers.
+  release(room: Room): void {
+    if (room.peers.size === 0) this.scheduleUnload(room)
+  }
+
   private async load(name: string, entry: Entry): Promise<Room> {
+    const start = performance.now()
     const cluster = this.options.cluster
     // Subscribe before loading so nothing published meanwhile is missed.
     await cluster?.beforeLoad(name)
@@ -131,6 +156,7 @@ export class Rooms {
       throw error
     }
     cluster?.loaded(room, (update) => this.writes.append(name, update))
+    this.options.observer?.loaded((performance.now() - start) / 1000)
     return room
   }
 
@@ -168,6 +194,7 @@ export class Rooms {
     this.entries.delete(room.name)
     this.options.cluster?.left(room.name, room)
     room.destroy()
+    this.options.observer?.unloaded('idle')
   }
 
   // A store failed: what the room holds in memory is not all durable. Close its peers with a
@@ -181,6 +208,7 @@ export class Rooms {
     this.options.cluster?.left(room.name, room)
     for (const peer of [...room.peers.keys()]) peer.close(CloseCode.TryAgainLater, 'storage failure')
     room.destroy()
+    this.options.observer?.unloaded('failed')
   }
 
   /// Flush every room and wait until storage has everything.

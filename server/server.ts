@@ -1,22 +1,33 @@
 // Wires the parts together: HTTP server, WebSocket upgrades, rooms, storage, heartbeat.
 // Holds no protocol logic of its own.
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { createApi } from './api.js'
+import {
+  authenticator, chooseSubprotocol, publicKeyFile, secretKey, tokenOf, verifyToken,
+  type AuthDecision, type Authenticate,
+} from './auth.js'
 import { CloseCode } from './closeCodes.js'
 import { createRedisCluster, type RedisCluster } from './cluster/redis.js'
-import { defaultConfig, type Config } from './config.js'
+import { ConfigError, defaultConfig, type Config } from './config.js'
 import { Connection } from './connection.js'
 import { sendError, sendHealth } from './health.js'
 import { startHeartbeat } from './heartbeat.js'
+import { SlotCounter, clientIp, originAllowed } from './limits.js'
 import { createLogger, type Logger } from './log.js'
+import { createMetrics, timedStorage, type Metrics } from './metrics.js'
+import { createReadiness, sendReadiness, type Readiness, type ReadinessCheck } from './readiness.js'
 import { parseRoomName, queryOf } from './roomName.js'
 import { Rooms } from './rooms.js'
 import { defaultEditorDir, staticHandler } from './static.js'
 import { openStorage } from './storage/open.js'
 import type { Storage } from './storage/types.js'
+import { createWebhook } from './webhook.js'
 
 /// Options of `createServer`: any option of the table, plus objects for embedders.
 export interface ServerOptions extends Partial<Config> {
@@ -24,6 +35,12 @@ export interface ServerOptions extends Partial<Config> {
   store?: Storage
   /// A logger; by default one at `logLevel` writing JSON to stdout.
   logger?: Logger
+  /// Decide who may open which room, instead of (or on top of) tokens: runs for every
+  /// upgrade before any room is loaded, and for every HTTP API request (room `**` for the
+  /// room list). See `verifyToken` to check Concord tokens inside it.
+  authenticate?: Authenticate
+  /// Extra /readyz checks by name (the store's `ping` is added as `storage`).
+  readinessChecks?: Record<string, ReadinessCheck>
 }
 
 /// A running (or ready to run) Concord server.
@@ -35,13 +52,29 @@ export interface ConcordServer {
   readonly cluster: RedisCluster | null
   readonly connections: ReadonlySet<Connection>
   readonly log: Logger
+  /// This server's Prometheus metrics.
+  readonly metrics: Metrics
+  /// The /readyz checks; other parts (the Redis cluster) add theirs.
+  readonly readiness: Readiness
   /// Start listening; resolves with the bound address.
   listen(): Promise<AddressInfo>
-  /// `ws://host:port` once listening.
+  /// `ws://host:port` (or `wss://` with TLS) once listening.
   readonly url: string
   /// Graceful stop: refuse new connections, close clients with 1012 (reconnect elsewhere),
   /// store every pending update, close the store.
   close(): Promise<void>
+}
+
+/// A room name only a token granting `**` matches (no realistic pattern has 300 segments).
+const EVERY_ROOM_PROBE = Array.from({ length: 300 }, () => '\u0000').join('/')
+
+/// Read the file an option names; a missing or unusable file is a configuration error.
+function fromFile<T>(option: string, path: string, read: (path: string) => T): T {
+  try {
+    return read(path)
+  } catch (error) {
+    throw new ConfigError(`--${option}: cannot use ${JSON.stringify(path)}: ${(error as Error).message}`)
+  }
 }
 
 /// Refuse an upgrade with an HTTP status before any WebSocket exists.
@@ -57,7 +90,14 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
 export async function createServer(options: ServerOptions = {}): Promise<ConcordServer> {
   const config: Config = { ...defaultConfig(), ...options }
   const log = options.logger ?? createLogger(config.logLevel)
-  const storage = options.store ?? (await openStorage(config.storage))
+  const connections = new Set<Connection>()
+  const metrics = createMetrics({ connections: () => connections.size, roomsLoaded: () => rooms.size })
+  const webhook = config.webhookUrl && config.webhookSecret
+    ? createWebhook({ url: config.webhookUrl, secret: config.webhookSecret, debounceMs: config.webhookDebounceMs, log })
+    : null
+  // With --metrics false nothing is timed or counted on the hot paths.
+  const store = options.store ?? (await openStorage(config.storage))
+  const storage = config.metrics ? timedStorage(store, metrics) : store
   const cluster = config.redis
     ? await createRedisCluster({
         url: config.redis,
@@ -67,7 +107,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
         log: { info: (msg) => log.info(msg), warn: (obj, msg) => log.warn(obj, msg) },
       })
     : null
-  const rooms = new Rooms({
+  const rooms: Rooms = new Rooms({
     storage,
     unloadAfterMs: config.unloadAfterMs,
     publish: cluster?.publish,
@@ -76,15 +116,52 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     compactAfterBytes: config.compactAfterBytes,
     log: (message, error) => log.error({ err: error }, message),
     compacted: (room, result, ms) => log.debug({ room, ...result, ms: Math.round(ms) }, 'compacted'),
+    observer: config.metrics ? metrics : undefined,
+    stored: webhook ? (room) => webhook.changed(room) : undefined,
   })
-  const connections = new Set<Connection>()
+  const readiness = createReadiness(config.readyTimeoutMs)
+  if (storage.ping) readiness.add('storage', () => storage.ping!())
+  if (cluster) readiness.add('redis', async () => { if (!cluster.isReady()) throw new Error('not connected to Redis') })
+  for (const [name, check] of Object.entries(options.readinessChecks ?? {})) readiness.add(name, check)
   const instance = randomBytes(3).toString('hex')
   let nextId = 1
   let closing = false
   const startedAt = Date.now()
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
-  const server = http.createServer((req, res) => handleRequest(req, res))
+  const key = config.authPublicKey ? fromFile('auth-public-key', config.authPublicKey, publicKeyFile) : config.authSecret ? secretKey(config.authSecret) : null
+  const authenticate = authenticator({ authenticate: options.authenticate, key })
+  // The HTTP API asks the same question with the token in `Authorization: Bearer …` (or
+  // ?token=). The room list is a question about every room: the pseudo-room `**` for a hook;
+  // for tokens, a name of 300 segments that only a `**` grant covers.
+  const api = createApi({
+    rooms,
+    authorize(req, room) {
+      if (options.authenticate) return options.authenticate(req, room ?? '**')
+      if (!key) return authenticate(req, room ?? '**')
+      const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')
+      return verifyToken(bearer ? bearer[1] : tokenOf(req), room ?? EVERY_ROOM_PROBE, key)
+    },
+    textName: config.textName,
+    maxBodyBytes: config.maxMessageBytes,
+    maxRooms: config.maxRooms,
+    closing: () => closing,
+    refused: (status) => metrics.refused('http', status),
+    log,
+  })
+  if ((config.tlsCert === null) !== (config.tlsKey === null)) throw new ConfigError('--tls-cert and --tls-key go together')
+  const perIp = new SlotCounter(config.maxConnectionsPerIp)
+  const perRoom = new SlotCounter(config.maxConnectionsPerRoom)
+  let pendingUpgrades = 0
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxMessageBytes,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => chooseSubprotocol(offered),
+  })
+  const server = config.tlsCert && config.tlsKey
+    ? https.createServer({ cert: fromFile('tls-cert', config.tlsCert, readFileSync), key: fromFile('tls-key', config.tlsKey, readFileSync) }, (req, res) => handleRequest(req, res))
+    : http.createServer((req, res) => handleRequest(req, res))
   const stopHeartbeat = startHeartbeat(connections, config)
   const serveEditor = config.editor ? staticHandler(config.publicDir ?? defaultEditorDir()) : null
 
@@ -94,45 +171,137 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
       sendHealth(res, startedAt, { rooms: rooms.size, connections: connections.size })
       return
     }
+    if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      void sendReadiness(res, readiness, closing)
+      return
+    }
+    if (path === '/metrics' && config.metrics && req.method === 'GET') {
+      metrics.render().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' })
+          res.end(text)
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'metrics failed')
+          sendError(res, 500, 'metrics failed')
+        },
+      )
+      return
+    }
+    if (config.api && path.startsWith('/api/')) {
+      void api(req, res, path)
+      return
+    }
     if (serveEditor && (req.method === 'GET' || req.method === 'HEAD')) return serveEditor(req, res)
     sendError(res, 404, 'not found')
   }
 
+  // Every check happens before the upgrade and before any room is loaded: a refused client
+  // costs a few header reads and, with auth, one signature check.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy())
-    if (closing) return refuseUpgrade(socket, 503, 'server is shutting down')
     const url = req.url ?? '/'
-    const name = parseRoomName(url)
-    if (!name.ok) {
-      log.info({ url, reason: name.reason }, 'upgrade refused')
-      return refuseUpgrade(socket, 400, name.reason)
+    const ip = clientIp(req, config.trustProxy)
+    const refuse = (status: number, reason: string, room?: string) => {
+      log.info({ ip, room, origin: req.headers.origin, status, reason }, 'upgrade refused')
+      refuseUpgrade(socket, status, reason)
     }
-    const query = queryOf(url)
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, name.room, query))
+    if (closing) return refuse(503, 'server is shutting down')
+    const name = parseRoomName(url)
+    if (!name.ok) return refuse(400, name.reason)
+    const room = name.room
+    if (!originAllowed(req.headers.origin, config.allowedOrigins)) return refuse(403, 'origin not allowed', room)
+    if (pendingUpgrades >= config.maxPendingUpgrades) return refuse(503, 'too many connections waiting for authentication', room)
+    // The IP's slot is taken now, so parallel upgrades waiting for auth count too.
+    if (!perIp.tryTake(ip)) return refuse(429, 'too many connections from this address', room)
+    pendingUpgrades++
+    let decided = false
+    const decide = (decision: AuthDecision | Error) => {
+      if (decided) return
+      decided = true
+      pendingUpgrades--
+      const refuseAndRelease = (status: number, reason: string) => {
+        perIp.release(ip)
+        refuse(status, reason, room)
+      }
+      if (decision instanceof Error) {
+        log.error({ err: decision, ip, room }, 'authenticate failed')
+        return refuseAndRelease(500, 'authentication failed')
+      }
+      if (!decision.ok) {
+        metrics.refused('websocket', decision.status)
+        return refuseAndRelease(decision.status, decision.reason)
+      }
+      if (closing) return refuseAndRelease(503, 'server is shutting down')
+      if (socket.destroyed) return perIp.release(ip)
+      if (config.maxRooms > 0 && !rooms.get(room) && rooms.size >= config.maxRooms) {
+        return refuseAndRelease(503, 'too many rooms loaded')
+      }
+      if (!perRoom.tryTake(room)) return refuseAndRelease(429, 'too many connections to this room')
+      // handleUpgrade answers synchronously: either `accept` ran, or it refused the handshake.
+      let accepted = false
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        accepted = true
+        accept(ws, req, { room, ip, decision, query: queryOf(url) })
+      })
+      if (!accepted) {
+        perIp.release(ip)
+        perRoom.release(room)
+      }
+    }
+    let pending: AuthDecision | Promise<AuthDecision>
+    try {
+      pending = authenticate(req, room)
+    } catch (error) {
+      return decide(error instanceof Error ? error : new Error(String(error)))
+    }
+    if ('then' in pending) {
+      const timer = setTimeout(() => decide(new Error('authenticate took longer than 10 s')), 10_000)
+      timer.unref()
+      pending.then(
+        (decision) => { clearTimeout(timer); decide(decision) },
+        (error: unknown) => { clearTimeout(timer); decide(error instanceof Error ? error : new Error(String(error))) },
+      )
+    } else decide(pending)
   })
 
-  function accept(ws: WebSocket, req: IncomingMessage, room: string, query: URLSearchParams): void {
+  interface Admitted {
+    room: string
+    ip: string
+    decision: Extract<AuthDecision, { ok: true }>
+    query: URLSearchParams
+  }
+
+  function accept(ws: WebSocket, req: IncomingMessage, { room, ip, decision, query }: Admitted): void {
     const conn = new Connection(
       ws,
       {
         id: `${instance}-${nextId++}`,
         room,
-        readOnly: false,
+        readOnly: decision.access === 'read',
         wantsAck: query.get('ack') === '1',
-        user: null,
-        ip: req.socket.remoteAddress ?? '',
+        user: decision.user,
+        ip,
+        expiresAt: decision.expiresAt ?? null,
       },
       config,
+      config.metrics ? metrics.traffic : undefined,
     )
     connections.add(conn)
-    const connLog = log.child({ conn: conn.id, room })
-    connLog.debug('open')
+    metrics.opened()
+    const connLog = log.child({ conn: conn.id, room, user: decision.user })
+    connLog.info({ ip, access: decision.access, origin: req.headers.origin }, 'open')
     ws.on('error', (error) => connLog.debug({ err: error }, 'socket error'))
     ws.on('close', (code) => {
       connections.delete(conn)
+      perIp.release(ip)
+      perRoom.release(room)
       conn.closed(code)
+      // Our code when the server closed it, the peer's otherwise (1006: no close frame).
+      const closeCode = conn.closeCode ?? code
+      metrics.closed(closeCode)
       connLog.info(
-        { code, durationMs: Date.now() - conn.openedAt, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut },
+        { code: closeCode, durationMs: Date.now() - conn.openedAt, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut },
         'close',
       )
     })
@@ -154,6 +323,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     cluster,
     connections,
     log,
+    metrics,
+    readiness,
     get url() { return url },
     listen() {
       return new Promise((resolve, reject) => {
@@ -162,7 +333,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
           server.off('error', reject)
           const address = server.address() as AddressInfo
           const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-          url = `ws://${host}:${address.port}`
+          url = `${config.tlsCert ? 'wss' : 'ws'}://${host}:${address.port}`
           resolve(address)
         })
       })
@@ -189,6 +360,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
     for (const conn of connections) conn.ws.terminate()
     rooms.destroyAll()
+    await webhook?.close()
     wss.close()
     server.closeAllConnections()
     await serverClosed

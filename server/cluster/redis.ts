@@ -189,11 +189,15 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
   }
 
   function remember(shared: SharedRoom, from: string, update: Uint8Array): void {
-    const now = Date.now()
     let list = shared.recent.get(from)
     if (!list) shared.recent.set(from, (list = []))
-    list.push({ at: now, update })
-    while (list.length && list[0].at < now - recentMs) list.shift()
+    list.push({ at: Date.now(), update })
+    prune(list)
+  }
+
+  function prune(list: Array<{ at: number }>): void {
+    const oldest = Date.now() - recentMs
+    while (list.length && list[0].at < oldest) list.shift()
   }
 
   function onRoomMessage(shared: SharedRoom, message: ClusterMessage): void {
@@ -329,7 +333,10 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
 
   const sync = setInterval(() => {
     if (!isReady()) return
-    for (const shared of rooms.values()) announceState(shared, '', false)
+    for (const shared of rooms.values()) {
+      announceState(shared, '', false)
+      for (const list of shared.recent.values()) prune(list) // a quiet instance's last burst
+    }
   }, options.syncIntervalMs)
   sync.unref()
 
