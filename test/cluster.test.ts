@@ -215,8 +215,17 @@ describe('instances in one process, one shared store', () => {
     a1.doc.getText('t').insert(0, 'start.')
     await waitFor(() => b1.text === 'start.', 'b1 to see a1', 10_000)
 
+    const readyz = async (s: ConcordServer) => {
+      const res = await fetch(s.url.replace('ws://', 'http://') + '/readyz')
+      return { status: res.status, body: (await res.json()) as { checks: Record<string, { ok: boolean }> } }
+    }
+    expect((await readyz(s1)).status).toBe(200)
     await redis.stop()
     await waitFor(() => !s1.cluster?.isReady() && !s2.cluster?.isReady(), 'not ready', 10_000)
+    const down = await readyz(s1)
+    expect(down.status).toBe(503)
+    expect(down.body.checks.redis.ok).toBe(false)
+    expect(down.body.checks.storage.ok).toBe(true)
     a1.doc.getText('t').insert(0, 'A')
     b1.doc.getText('t').insert(6, 'B')
     await waitFor(() => a2.text === a1.text, 'local clients to keep working', 10_000)
@@ -225,6 +234,7 @@ describe('instances in one process, one shared store', () => {
 
     await redis.start()
     await waitFor(() => !!s1.cluster?.isReady() && !!s2.cluster?.isReady(), 'ready again', 15_000)
+    expect((await readyz(s1)).status).toBe(200)
     await waitFor(() => a1.text === b1.text && a2.text === b1.text, 'reconvergence', 15_000)
     expect(a1.text).toBe('Astart.B')
   })
