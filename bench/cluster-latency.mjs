@@ -126,7 +126,8 @@ async function main() {
   try {
     const redis = await startRedis()
     const db = `sqlite:${join(dir, 'bench.db')}`
-    const common = ['--storage', db, '--redis', redis, '--redis-prefix', 'bench:']
+    // No per-connection rate limit: the writer sends faster than the default 100 messages/s.
+    const common = ['--storage', db, '--redis', redis, '--redis-prefix', 'bench:', '--messages-per-second', '0']
     const [a, b] = await Promise.all([startConcord(common), startConcord(common)])
     const room = 'latency'
     const writer = await open(a, room)
