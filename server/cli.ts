@@ -46,10 +46,12 @@ export async function main(argv: string[]): Promise<number> {
     server = await createServer(config)
     address = await server.listen()
   } catch (error) {
-    // Options that parse but do not work (a missing key file, a port in use) end here.
-    process.stderr.write(`concord: ${(error as Error).message}\n`)
+    // Options that parse but do not work (a missing key file) exit 2; a store that cannot be
+    // opened or a port in use exit 1. Either way, say so plainly.
+    const bad = error instanceof ConfigError
+    process.stderr.write(`concord: ${bad ? '' : 'cannot start: '}${(error as Error).message}\n`)
     await server?.close().catch(() => undefined)
-    return error instanceof ConfigError ? 2 : 1
+    return bad ? 2 : 1
   }
   server.log.info({ host: address.address, port: address.port, storage: config.storage }, `listening on ${server.url}`)
   return new Promise((resolve) => {

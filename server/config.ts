@@ -118,6 +118,8 @@ export const optionTable = {
   unloadAfterMs: spec('unload-after-ms', 30_000, 'Keep a room loaded this long after its last client left.', int(0)),
   compactAfterUpdates: spec('compact-after-updates', 500, "Fold a room's update log into one snapshot once it holds this many updates.", int(1)),
   compactAfterBytes: spec('compact-after-bytes', 4 * MiB, "Fold a room's update log into one snapshot once it holds this many bytes.", int(1), '4194304 (4 MiB)'),
+  initialContent: spec('initial-content', null as string | null, 'A UTF-8 text file every new (empty) room starts with, applied once even when joins or instances race. Use the same file on every instance.', optionalText, '(none)'),
+  initialContentField: spec('initial-content-field', 'codemirror', 'The Y.Text that --initial-content fills (the editor uses codemirror).', text),
   shutdownTimeoutMs: spec('shutdown-timeout-ms', 10_000, 'On SIGTERM/SIGINT, give up flushing after this long and exit with code 1.', int(100)),
   logLevel: spec('log-level', 'info' as 'debug' | 'info' | 'warn' | 'error' | 'silent', 'Log level: debug, info, warn, error or silent.', oneOf('debug', 'info', 'warn', 'error', 'silent')),
   editor: spec('editor', true, 'Serve the collaborative editor at / (built into dist/editor).', bool),

@@ -20,16 +20,19 @@ export interface RoomsOptions {
   cluster?: RoomsCluster
   /// Report errors (storage failures) somewhere visible.
   log?: (message: string, error: unknown) => void
+  /// Told about loads, unloads and applied updates, for metrics.
+  observer?: RoomsObserver
+  /// Called once a change to a room is durably stored (the webhook).
+  stored?: (room: string) => void
   /// Compact a room's log once this many updates were appended to it (default 500).
   compactAfterUpdates?: number
   /// Compact a room's log once this many bytes were appended to it (default 4 MiB).
   compactAfterBytes?: number
   /// Told about every compaction (for logs and metrics).
   compacted?: (room: string, result: CompactionResult, ms: number) => void
-  /// Told about loads, unloads and applied updates, for metrics.
-  observer?: RoomsObserver
-  /// Called once a change to a room is durably stored (the webhook).
-  stored?: (room: string) => void
+  /// A deterministic update (see storage/seed.ts) applied to, and stored in, every room that
+  /// loads empty.
+  seed?: Uint8Array
 }
 
 /// What the registry reports for metrics (times in seconds).
@@ -68,8 +71,8 @@ export class Rooms {
     this.hooks = {
       persist: (room, update) => {
         const written = this.writes.append(room, update)
-        const stored = options.stored
         if (update) {
+          const stored = options.stored
           void written.then(() => {
             this.grew(room, 1, update.length)
             stored?.(room)
@@ -148,8 +151,9 @@ export class Rooms {
     entry.logCount = Math.max(0, updates.length - 1)
     for (let i = 1; i < updates.length; i++) entry.logBytes += updates[i].length
     const room = new Room(name, this.hooks)
+    const seed = updates.length === 0 ? this.options.seed : undefined
     try {
-      room.restore(updates)
+      room.restore(seed ? [seed] : updates)
     } catch (error) {
       room.destroy()
       cluster?.left(name, null)
@@ -157,6 +161,8 @@ export class Rooms {
     }
     cluster?.loaded(room, (update) => this.writes.append(name, update))
     this.options.observer?.loaded((performance.now() - start) / 1000)
+    // Stored before any client's update (the batch is in order), which may build on it.
+    if (seed) this.hooks.persist(name, seed).catch((error: unknown) => this.hooks.failed(room, error))
     return room
   }
 

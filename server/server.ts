@@ -26,6 +26,7 @@ import { parseRoomName, queryOf } from './roomName.js'
 import { Rooms } from './rooms.js'
 import { defaultEditorDir, staticHandler } from './static.js'
 import { openStorage } from './storage/open.js'
+import { seedFromFile } from './storage/seed.js'
 import type { Storage } from './storage/types.js'
 import { createWebhook } from './webhook.js'
 
@@ -107,6 +108,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
         log: { info: (msg) => log.info(msg), warn: (obj, msg) => log.warn(obj, msg) },
       })
     : null
+  const seed = config.initialContent ? seedFromFile(config.initialContent, config.initialContentField) : undefined
   const rooms: Rooms = new Rooms({
     storage,
     unloadAfterMs: config.unloadAfterMs,
@@ -115,12 +117,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     compactAfterUpdates: config.compactAfterUpdates,
     compactAfterBytes: config.compactAfterBytes,
     log: (message, error) => log.error({ err: error }, message),
-    compacted: (room, result, ms) => log.debug({ room, ...result, ms: Math.round(ms) }, 'compacted'),
     observer: config.metrics ? metrics : undefined,
     stored: webhook ? (room) => webhook.changed(room) : undefined,
+    compacted: (room, result, ms) => log.debug({ room, ...result, ms: Math.round(ms) }, 'compacted'),
+    seed,
   })
   const readiness = createReadiness(config.readyTimeoutMs)
-  if (storage.ping) readiness.add('storage', () => storage.ping!())
+  readiness.add('storage', () => storage.ping())
   if (cluster) readiness.add('redis', async () => { if (!cluster.isReady()) throw new Error('not connected to Redis') })
   for (const [name, check] of Object.entries(options.readinessChecks ?? {})) readiness.add(name, check)
   const instance = randomBytes(3).toString('hex')

@@ -2,6 +2,7 @@
 // passes a count or byte threshold; one compaction runs at a time, so the synchronous part
 // (merging with Yjs) blocks the event loop for one room's merge at most, never for a queue.
 import * as Y from 'yjs'
+import { workerMerge } from './mergeWorker.js'
 import type { CompactionResult, Storage } from './types.js'
 
 /// Fold updates into one: applied to a fresh garbage-collecting document, so deleted
@@ -24,7 +25,7 @@ export interface Compactor {
   request(room: string): void
   /// Resolves when the queue is empty and nothing runs.
   idle(): Promise<void>
-  /// Stop taking work; resolves when the running compaction (if any) is over.
+  /// Stop taking work and abandon a compaction in progress; resolves when it is over.
   stop(): Promise<void>
 }
 
@@ -34,8 +35,10 @@ export interface CompactorEvents {
   failed?(room: string, error: unknown): void
 }
 
-/// A compactor over a store; a store without `compact` makes requests no-ops.
+/// A compactor over a store; a store without `compact` makes requests no-ops. Large merges
+/// run on a worker thread (see mergeWorker.ts).
 export function compactor(storage: Storage, events: CompactorEvents = {}): Compactor {
+  const merger = workerMerge()
   const queue = new Set<string>()
   let running: Promise<void> | null = null
   let stopped = false
@@ -47,10 +50,10 @@ export function compactor(storage: Storage, events: CompactorEvents = {}): Compa
       queue.delete(room.value)
       const started = performance.now()
       try {
-        const result = await storage.compact!(room.value, mergeToSnapshot)
+        const result = await storage.compact!(room.value, merger.merge)
         events.compacted?.(room.value, result, performance.now() - started)
       } catch (error) {
-        events.failed?.(room.value, error)
+        if (!stopped) events.failed?.(room.value, error) // else: abandoned by stop()
       }
       // Let sockets and other rooms' writes through between two rooms.
       await new Promise<void>((resolve) => setImmediate(resolve))
@@ -77,6 +80,9 @@ export function compactor(storage: Storage, events: CompactorEvents = {}): Compa
     async stop() {
       stopped = true
       queue.clear()
+      // Stopping the worker fails a merge in progress: that compaction then commits
+      // nothing, which is safe (it is atomic), and shutdown does not wait for a big merge.
+      await merger.close()
       while (running) await running
     },
   }
