@@ -82,10 +82,8 @@ export class Presence {
   /// Current entries by client id; removed clients keep their clock so stale updates lose.
   readonly entries = new Map<number, PresenceEntry>()
 
-  /// Apply a decoded awareness update; returns what changed. `holder`, if given, also receives
-  /// the clients whose current state the update merely repeats (a client re-announcing itself
-  /// after moving to this instance): the sender holds them, so they go when it leaves.
-  apply(update: Uint8Array, holder?: Set<number>): PresenceChange {
+  /// Apply a decoded awareness update; returns what changed.
+  apply(update: Uint8Array): PresenceChange {
     const change: PresenceChange = { set: [], removed: [] }
     for (const { client, clock, state } of decodeAwareness(update)) {
       const current = this.entries.get(client)
@@ -93,10 +91,7 @@ export class Presence {
       // clock 0; so do we, or joiners would be sent states no peer shows.
       const currentClock = current ? current.clock : 0
       const accept = currentClock < clock || (currentClock === clock && state === null && current?.state != null)
-      if (!accept) {
-        if (holder && state !== null && current?.state != null && currentClock === clock) holder.add(client)
-        continue
-      }
+      if (!accept) continue
       this.entries.set(client, { clock, state })
       if (state === null) change.removed.push(client)
       else change.set.push(client)

@@ -140,7 +140,7 @@ export class Room {
         this.apply(message.update, peer)
         return
       case 'awareness': {
-        const change = this.presence.apply(message.update, peer.awarenessIds)
+        const change = this.presence.apply(message.update)
         for (const id of change.set) peer.awarenessIds.add(id)
         for (const id of change.removed) peer.awarenessIds.delete(id)
         // The received bytes are already an encoded awareness message: relay them as they are.

@@ -171,7 +171,7 @@ describe('instances in one process, one shared store', () => {
     await waitFor(() => b.seenUsers.has('ghost-user'), 'the returning user\'s cursor', 10_000)
   })
 
-  test('a user who moved off a dead instance before its death was noticed keeps the cursor', async () => {
+  test('a user who moved off a dead instance shows again at its next change, and goes when it leaves', async () => {
     const store = recordingStore()
     const prefix = newPrefix()
     const s1 = await startServer({ store, redis: SHARED_REDIS, redisPrefix: prefix, ...fast })
@@ -189,16 +189,43 @@ describe('instances in one process, one shared store', () => {
     const announce = awarenessProtocol.encodeAwarenessUpdate(tab.awareness, [tab.doc.clientID])
     await ghost.publish(`${prefix}room:moving`, encodeClusterAwareness('ghost', announce))
     await waitFor(() => local.seenUsers.has('mover') && remote.seenUsers.has('mover'), 'the mover\'s cursor', 10_000)
-    // The ghost dies; the tab reconnects to s1 at once and re-announces the same state (same
-    // clock), before the death is noticed.
+    // The ghost dies; the tab reconnects to s1 and re-announces the same state (same clock).
+    // The server cannot tell it from a stock client echoing another's state, so the ghost's
+    // death removes it; the tab's next awareness change (a cursor move, or y-protocols'
+    // renewal every 15 s) shows it again.
     clearInterval(beat)
     await tab.connect(s1.url)
     await sleep(1000) // the ghost is declared dead after 300 ms of silence
-    expect(local.seenUsers.has('mover')).toBe(true)
-    expect(remote.seenUsers.has('mover')).toBe(true)
-    // And when the tab closes, its cursor goes everywhere.
+    tab.awareness.setLocalStateField('cursor', 7)
+    await waitFor(() => local.seenUsers.has('mover') && remote.seenUsers.has('mover'), 'the mover back everywhere', 10_000)
+    // It is now held by s1: when the tab closes, its cursor goes everywhere.
     tab.destroy()
     await waitFor(() => !local.seenUsers.has('mover') && !remote.seenUsers.has('mover'), 'the mover\'s cursor to go', 10_000)
+  })
+
+  test('an echo of a user\'s state by another instance does not tie the user to that instance', async () => {
+    const store = recordingStore()
+    const prefix = newPrefix()
+    const s1 = await startServer({ store, redis: SHARED_REDIS, redisPrefix: prefix, ...fast })
+    servers.push(s1)
+    const watcher = await connected('echo', 'watcher', s1.url)
+    const redis = new Redis(SHARED_REDIS)
+    cleanups.push(async () => { redis.disconnect() })
+    const beats = ['home', 'echoer'].map((id) => setInterval(() => void redis.publish(`${prefix}instances`, encodeHeartbeat(id)), 50))
+    cleanups.push(async () => { for (const b of beats) clearInterval(b) })
+    const tab = new ClusterClient('echo', 'user', 777)
+    clients.push(tab)
+    const state = awarenessProtocol.encodeAwarenessUpdate(tab.awareness, [tab.doc.clientID])
+    // The user lives on 'home'; a stock client on 'echoer' repeats its state (same clock), as
+    // y-websocket providers do, and 'echoer' relays that.
+    await redis.publish(`${prefix}room:echo`, encodeClusterAwareness('home', state))
+    await redis.publish(`${prefix}room:echo`, encodeClusterAwareness('echoer', state))
+    await waitFor(() => watcher.seenUsers.has('user'), 'the user\'s cursor', 10_000)
+    clearInterval(beats[1]) // 'echoer' dies; 'home' lives on
+    await sleep(1000)
+    expect(watcher.seenUsers.has('user')).toBe(true)
+    clearInterval(beats[0]) // now its own instance dies
+    await waitFor(() => !watcher.seenUsers.has('user'), 'the user\'s cursor to go with its instance', 10_000)
   })
 
   test('Redis down: each instance serves its own clients, is not ready, and reconverges', async () => {

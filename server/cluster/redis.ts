@@ -172,7 +172,11 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
 
   function applyAwareness(shared: SharedRoom, room: Room, from: string, awareness: Uint8Array): void {
     try {
-      for (const { client, state } of decodeAwareness(awareness)) {
+      for (const { client, clock, state } of decodeAwareness(awareness)) {
+        // Only a newer clock moves ownership: stock y-websocket clients echo the states of
+        // others at the same clock, and their instance relays the echo.
+        const current = room.presence.entries.get(client)
+        if (current && (state ? clock <= current.clock : clock < current.clock)) continue
         if (state) {
           for (const [other, ids] of shared.owners) if (other !== from) ids.delete(client)
           let ids = shared.owners.get(from)
