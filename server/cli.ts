@@ -1,6 +1,7 @@
 // The `concord` command: parse options, start the server, stop gracefully on SIGTERM/SIGINT.
 import { ConfigError, formatOptions, resolveConfig } from './config.js'
 import { tokenCommand } from './token.js'
+import { isWorker, isWorkersPrimary, runWorkers, workersProblem } from './workers.js'
 
 const HELP = `Usage: concord [options]
        concord token --room PATTERN --access read|write --ttl 1h   (print a token; see concord token --help)
@@ -31,6 +32,14 @@ export async function main(argv: string[]): Promise<number> {
       return 2
     }
     throw error
+  }
+  const problem = workersProblem(config)
+  if (problem) {
+    process.stderr.write(`concord: ${problem}\n`)
+    return 2
+  }
+  if (isWorkersPrimary(config)) {
+    return runWorkers(config, (message) => process.stdout.write(JSON.stringify({ service: 'concord', pid: process.pid, msg: message }) + '\n'))
   }
   // Loaded only once the options are valid, so a bad option fails fast.
   const { createServer } = await import('./server.js')
@@ -67,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
         () => {
           clearTimeout(timer)
           server.log.info('stopped')
+          if (isWorker()) process.disconnect() // the IPC channel would keep a worker alive
           resolve(0)
         },
         (error: unknown) => {
@@ -77,6 +87,9 @@ export async function main(argv: string[]): Promise<number> {
       )
     }
     process.on('SIGTERM', () => stop('SIGTERM'))
-    process.on('SIGINT', () => stop('SIGINT'))
+    // A worker whose primary died stops too, rather than serve on unsupervised.
+    if (isWorker()) process.once('disconnect', () => { if (!stopping) stop('primary gone') })
+    // A worker's SIGINT comes from the terminal's Ctrl-C: its primary sends it SIGTERM.
+    process.on('SIGINT', () => (isWorker() ? undefined : stop('SIGINT')))
   })
 }

@@ -37,6 +37,12 @@ const storageUrl: Parser<string> = (raw, name) => {
   )
 }
 
+const redisUrl: Parser<string | null> = (raw, name) => {
+  if (raw === '') return null
+  if (/^rediss?:\/\/.+/.test(raw)) return raw
+  throw new ConfigError(`${name}: expected redis://HOST:PORT, got ${JSON.stringify(raw)}`)
+}
+
 const httpUrl: Parser<string | null> = (raw, name) => {
   if (raw === '') return null
   let url: URL
@@ -138,6 +144,11 @@ export const optionTable = {
   readOnlyAwareness: spec('read-only-awareness', true, 'Whether read-only connections may share awareness (cursor, name) with the room.', bool),
   tlsCert: spec('tls-cert', null as string | null, 'PEM certificate chain file: serve https:// and wss:// (needs --tls-key).', optionalText, '(none)'),
   tlsKey: spec('tls-key', null as string | null, 'PEM private key file for --tls-cert.', optionalText, '(none)'),
+  redis: spec('redis', null as string | null, 'Join a cluster through this Redis (redis://HOST:PORT): instances with the same Redis and prefix serve rooms together.', redisUrl, '(none)'),
+  redisPrefix: spec('redis-prefix', 'concord:', 'Prefix of the Redis channels, so several clusters can share one Redis.', text),
+  clusterSyncMs: spec('cluster-sync-ms', 5_000, 'How often instances compare each shared room to repair messages Redis dropped.', int(50)),
+  clusterHeartbeatMs: spec('cluster-heartbeat-ms', 2_000, 'Instance heartbeat interval; an instance silent for 3 intervals is dead and its users\' cursors are removed.', int(50)),
+  workers: spec('workers', 1, 'Run this many processes sharing the port, wired through --redis (needs shared storage).', int(1, 1024)),
 } satisfies Record<string, OptionSpec<unknown>>
 
 /// Names of the options.

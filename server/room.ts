@@ -109,7 +109,10 @@ export class Room {
     if (!this.peers.delete(peer)) return
     const removal = this.presence.remove(peer.awarenessIds)
     peer.awarenessIds.clear()
-    if (removal) this.relayAwareness(encodeAwareness(removal), peer)
+    if (removal) {
+      this.relayAwareness(encodeAwareness(removal), peer)
+      this.hooks.publish?.(this.name, 'awareness', removal)
+    }
     if (this.peers.size === 0) this.hooks.empty(this)
   }
 

@@ -3,6 +3,7 @@
 // log grows past a threshold, and routes storage failures.
 import { performance } from 'node:perf_hooks'
 import { CloseCode } from './closeCodes.js'
+import type { RoomsCluster } from './cluster/redis.js'
 import { Room, type RoomHooks } from './room.js'
 import { compactor, type Compactor } from './storage/compaction.js'
 import type { CompactionResult, Storage } from './storage/types.js'
@@ -15,6 +16,8 @@ export interface RoomsOptions {
   unloadAfterMs: number
   /// Forward updates and awareness to other instances.
   publish?: RoomHooks['publish']
+  /// Other instances sharing the rooms: told around each load and unload.
+  cluster?: RoomsCluster
   /// Report errors (storage failures) somewhere visible.
   log?: (message: string, error: unknown) => void
   /// Told about loads, unloads and applied updates, for metrics.
@@ -133,7 +136,16 @@ export class Rooms {
 
   private async load(name: string, entry: Entry): Promise<Room> {
     const start = performance.now()
-    const updates = await this.options.storage.load(name)
+    const cluster = this.options.cluster
+    // Subscribe before loading so nothing published meanwhile is missed.
+    await cluster?.beforeLoad(name)
+    let updates: Uint8Array[]
+    try {
+      updates = await this.options.storage.load(name)
+    } catch (error) {
+      cluster?.left(name, null)
+      throw error
+    }
     // The first update may be a snapshot: count the rest, so a room whose snapshot alone
     // passes the byte threshold is not compacted again on every load.
     entry.logCount = Math.max(0, updates.length - 1)
@@ -144,8 +156,10 @@ export class Rooms {
       room.restore(seed ? [seed] : updates)
     } catch (error) {
       room.destroy()
+      cluster?.left(name, null)
       throw error
     }
+    cluster?.loaded(room, (update) => this.writes.append(name, update))
     this.options.observer?.loaded((performance.now() - start) / 1000)
     // Stored before any client's update (the batch is in order), which may build on it.
     if (seed) this.hooks.persist(name, seed).catch((error: unknown) => this.hooks.failed(room, error))
@@ -184,6 +198,7 @@ export class Rooms {
     await this.writes.drain().catch(() => undefined)
     if (room.peers.size > 0 || this.entries.get(room.name) !== entry) return
     this.entries.delete(room.name)
+    this.options.cluster?.left(room.name, room)
     room.destroy()
     this.options.observer?.unloaded('idle')
   }
@@ -196,6 +211,7 @@ export class Rooms {
     const entry = this.entries.get(room.name)
     if (!entry || entry.room !== room) return
     this.entries.delete(room.name)
+    this.options.cluster?.left(room.name, room)
     for (const peer of [...room.peers.keys()]) peer.close(CloseCode.TryAgainLater, 'storage failure')
     room.destroy()
     this.options.observer?.unloaded('failed')

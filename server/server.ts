@@ -13,6 +13,7 @@ import {
   type AuthDecision, type Authenticate,
 } from './auth.js'
 import { CloseCode } from './closeCodes.js'
+import { createRedisCluster, type RedisCluster } from './cluster/redis.js'
 import { ConfigError, defaultConfig, type Config } from './config.js'
 import { Connection } from './connection.js'
 import { sendError, sendHealth } from './health.js'
@@ -48,6 +49,8 @@ export interface ConcordServer {
   readonly config: Config
   readonly http: http.Server
   readonly rooms: Rooms
+  /// The link to other instances (with `redis`); its `isReady()` belongs in /readyz.
+  readonly cluster: RedisCluster | null
   readonly connections: ReadonlySet<Connection>
   readonly log: Logger
   /// This server's Prometheus metrics.
@@ -96,10 +99,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   // With --metrics false nothing is timed or counted on the hot paths.
   const store = options.store ?? (await openStorage(config.storage))
   const storage = config.metrics ? timedStorage(store, metrics) : store
+  const cluster = config.redis
+    ? await createRedisCluster({
+        url: config.redis,
+        prefix: config.redisPrefix,
+        syncIntervalMs: config.clusterSyncMs,
+        heartbeatMs: config.clusterHeartbeatMs,
+        log: { info: (msg) => log.info(msg), warn: (obj, msg) => log.warn(obj, msg) },
+      })
+    : null
   const seed = config.initialContent ? seedFromFile(config.initialContent, config.initialContentField) : undefined
   const rooms: Rooms = new Rooms({
     storage,
     unloadAfterMs: config.unloadAfterMs,
+    publish: cluster?.publish,
+    cluster: cluster ?? undefined,
     compactAfterUpdates: config.compactAfterUpdates,
     compactAfterBytes: config.compactAfterBytes,
     log: (message, error) => log.error({ err: error }, message),
@@ -110,6 +124,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   })
   const readiness = createReadiness(config.readyTimeoutMs)
   readiness.add('storage', () => storage.ping())
+  if (cluster) readiness.add('redis', async () => { if (!cluster.isReady()) throw new Error('not connected to Redis') })
   for (const [name, check] of Object.entries(options.readinessChecks ?? {})) readiness.add(name, check)
   const instance = randomBytes(3).toString('hex')
   let nextId = 1
@@ -308,6 +323,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     config,
     http: server,
     rooms,
+    cluster,
     connections,
     log,
     metrics,
@@ -341,6 +357,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     for (const conn of connections) conn.close(CloseCode.ServiceRestart, 'server restarting')
     await rooms.flushAll().catch((error: unknown) => log.error({ err: error }, 'final flush failed'))
     await rooms.stopCompacting()
+    await cluster?.close() // after the flush: peers need not store anything of ours
     // Give clients a moment to complete the closing handshake, then cut the rest.
     const deadline = Date.now() + Math.min(2000, config.shutdownTimeoutMs / 2)
     while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))

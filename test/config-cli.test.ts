@@ -44,6 +44,11 @@ const bad: Partial<Record<OptionName, [string, RegExp, string[]?]>> = {
   initialContentField: ['', /must not be empty/],
   shutdownTimeoutMs: ['10', /expected an integer from 100/],
   tlsKey: ['/nonexistent/key.pem', /cannot use "\/nonexistent\/key.pem": ENOENT/, ['--tls-cert', 'package.json']],
+  redis: ['localhost:6379', /expected redis:\/\/HOST:PORT, got "localhost:6379"/],
+  redisPrefix: ['', /must not be empty/],
+  clusterSyncMs: ['10', /expected an integer from 50/],
+  clusterHeartbeatMs: ['often', /expected an integer from 50/],
+  workers: ['0', /expected an integer from 1 to 1024/],
 }
 /// Options where every string is a valid value.
 const anyValue: OptionName[] = ['publicDir', 'webhookSecret']
