@@ -14,9 +14,10 @@ import { memoryStorage } from '../server/storage/memory.js'
 import { postgresStorage } from '../server/storage/postgres.js'
 import type { AppendEntry, Storage } from '../server/storage/types.js'
 import {
-  ClusterClient, contains, createDatabase, deleteRedisKeys, killSpawned, prng, randomEdit, startInstance,
+  ClusterClient, contains, createDatabase, deleteRedisKeys, killSpawned, randomEdit, startInstance,
   startPrivateRedis, type Instance, type PrivateRedis,
 } from './clusterKit.js'
+import { mulberry32 as prng } from './random.js'
 import { sleep, startServer, waitFor } from './helpers.js'
 
 const SHARED_REDIS = 'redis://127.0.0.1:6379'

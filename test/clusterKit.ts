@@ -319,18 +319,6 @@ export class ClusterClient {
   }
 }
 
-/// A small seeded PRNG (mulberry32), so a failing run can be replayed.
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /// One random edit (insert or delete) on the client's text; moves its cursor like an editor.
 export function randomEdit(client: ClusterClient, random: () => number): void {
   const text = client.doc.getText('t')
@@ -358,3 +346,4 @@ export function contains(stored: Uint8Array, updates: Uint8Array[]): boolean {
   doc.destroy()
   return !changed && !pending && before.length === after.length
 }
+

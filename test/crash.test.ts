@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, test } from 'vitest'
 import * as Y from 'yjs'
-import { sqliteStorage } from '../server/storage/sqlite.js'
 import { AckClient, missingFrom } from './ackClient.js'
-import { spawnServer, type ServerProcess } from './serverProcess.js'
+import { spawnServer, storedInSqlite as stored, type ServerProcess } from './serverProcess.js'
 import { sleep, waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'concord-crash-'))
@@ -18,15 +17,6 @@ afterAll(() => {
   for (const c of cleanups.splice(0)) c()
   rmSync(dir, { recursive: true, force: true })
 })
-
-async function stored(db: string, room: string): Promise<Uint8Array[]> {
-  const s = sqliteStorage(db)
-  try {
-    return await s.load(room)
-  } finally {
-    await s.close()
-  }
-}
 
 function textOf(updates: Uint8Array[]): string {
   const doc = new Y.Doc()

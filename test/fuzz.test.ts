@@ -16,6 +16,7 @@ import * as Y from 'yjs'
 import type { ConcordServer } from '../server/server.js'
 import { MAX_MESSAGE, type AttackResult } from './fuzzAttack.js'
 import { startServer, TestClient, waitFor } from './helpers.js'
+import { mulberry32 as prng } from './random.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122)
 const FRAMES = Number(process.env.FUZZ_FRAMES ?? 100_000)
@@ -24,17 +25,6 @@ const ROOM = 'fuzz'
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
-/// mulberry32 for the honest edits (the attack has its own).
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /// Run the attack in a worker thread (bundled, since workers do not load TypeScript).
 async function runAttack(options: { url: string; rooms: string[]; frames: number; seed: number; loops: number }): Promise<AttackResult> {

@@ -6,22 +6,12 @@ import * as Y from 'yjs'
 import {
   encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, uintSize, writeUint,
 } from '../server/protocol.js'
+import { mulberry32 as prng } from './random.js'
 
 /// Largest message the fuzzed server accepts; bigger frames must close with 1009.
 export const MAX_MESSAGE = 64 * 1024
 const BATCH = 25
 
-/// mulberry32: small, fast, and the same sequence for the same seed.
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 let rand = prng(1)
 const int = (n: number) => Math.floor(rand() * n)

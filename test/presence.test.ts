@@ -5,6 +5,7 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { Presence, decodeAwareness, encodeAwarenessEntries } from '../server/presence.js'
 import { ProtocolError } from '../server/protocol.js'
+import { seededInt as seeded } from './random.js'
 
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value))
 
@@ -20,15 +21,6 @@ function states(p: Presence): Map<number, unknown> {
   return out
 }
 
-/// mulberry32: a small seeded PRNG, so a failure replays exactly.
-function seeded(seed: number): (n: number) => number {
-  return (n) => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n)
-  }
-}
 
 const owned: Array<{ destroy(): void }> = []
 function awarenessOf(clientID?: number): awarenessProtocol.Awareness {

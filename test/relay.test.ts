@@ -9,6 +9,7 @@ import { encodeAwareness, encodeQueryAwareness, encodeUpdate, type Message } fro
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import { sleep, startServer, TestClient, waitFor } from './helpers.js'
+import { seededInt as seeded } from './random.js'
 
 let server: ConcordServer
 const clients: TestClient[] = []
@@ -23,15 +24,6 @@ async function join(room: string, query = ''): Promise<TestClient> {
   return c.connect()
 }
 
-/// mulberry32: a small seeded PRNG, so a failing edit script replays exactly.
-function seeded(seed: number): (n: number) => number {
-  return (n) => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n)
-  }
-}
 
 /// Client ids whose structs an update carries.
 function authors(update: Uint8Array): Set<number> {

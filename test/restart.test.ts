@@ -6,9 +6,8 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, expect, test } from 'vitest'
 import * as Y from 'yjs'
-import { sqliteStorage } from '../server/storage/sqlite.js'
 import { AckClient, missingFrom } from './ackClient.js'
-import { spawnServer, type ServerProcess } from './serverProcess.js'
+import { spawnServer, storedInSqlite as stored, type ServerProcess } from './serverProcess.js'
 import { sleep, TestClient, waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'concord-restart-'))
@@ -17,15 +16,6 @@ afterAll(() => {
   for (const c of cleanups.splice(0)) c()
   rmSync(dir, { recursive: true, force: true })
 })
-
-async function stored(db: string, room: string): Promise<Uint8Array[]> {
-  const s = sqliteStorage(db)
-  try {
-    return await s.load(room)
-  } finally {
-    await s.close()
-  }
-}
 
 function docOf(updates: Uint8Array[]): Y.Doc {
   const doc = new Y.Doc()

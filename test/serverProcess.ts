@@ -2,6 +2,7 @@
 // child process, for tests that stop or kill the server.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { sqliteStorage } from '../server/storage/sqlite.js'
 
 const BIN = fileURLToPath(new URL('../bin/concord.js', import.meta.url))
 
@@ -52,4 +53,15 @@ export function spawnServer(args: string[], timeoutMs = 30_000): Promise<ServerP
       reject(new Error(`server exited (${code ?? signal}) before listening: ${stderr}`))
     })
   })
+}
+
+/// Every update stored for a room in a SQLite file, read with a store of its own (the
+/// server process may be dead or alive).
+export async function storedInSqlite(db: string, room: string): Promise<Uint8Array[]> {
+  const store = sqliteStorage(db)
+  try {
+    return await store.load(room)
+  } finally {
+    await store.close()
+  }
 }

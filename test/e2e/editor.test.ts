@@ -8,8 +8,9 @@ import type { ConcordServer } from '../../server/server.js'
 import { memoryStorage } from '../../server/storage/memory.js'
 import type { Storage } from '../../server/storage/types.js'
 import {
-  browserAvailable, buildEditor, requireBrowserUnderCi, editorText, launchBrowser, openTab, placeCursor, seeded, waitConnected, type Tab,
+  browserAvailable, buildEditor, requireBrowserUnderCi, editorText, launchBrowser, openTab, placeCursor, waitConnected, type Tab,
 } from './harness.js'
+import { mulberry32 as seeded } from '../random.js'
 
 const TEXT = 'codemirror'
 const available = browserAvailable()
