@@ -100,13 +100,16 @@ export class Presence {
   }
 
   /// Remove the given clients (their connection closed). Returns the encoded awareness
-  /// update announcing the removal, or null if none of them had a state.
+  /// update announcing the removal, or null if none of them had a state. The removal keeps
+  /// the client's clock (y-protocols accepts a null state at the same clock): bumping it,
+  /// as a client removing itself does, would make peers ignore the client's state when it
+  /// reconnects and re-announces at its own clock, until its second renewal (~30 s).
   remove(clients: Iterable<number>): Uint8Array | null {
     const removed: Array<[number, PresenceEntry]> = []
     for (const client of clients) {
       const current = this.entries.get(client)
       if (!current || current.state === null) continue
-      const entry = { clock: current.clock + 1, state: null }
+      const entry = { clock: current.clock, state: null }
       removed.push([client, entry])
       this.entries.delete(client)
     }
