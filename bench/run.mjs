@@ -5,6 +5,7 @@
 //
 //   node bench/run.mjs [--quick] [--servers concord,raw] [--scenarios typing,join]
 //                      [--no-build] [--server-cpu 0] [--gen-cpu 1] [--<scenario>-<size> N]...
+//                      [--profile DIR]   (servers run with --cpu-prof, profiles written to DIR)
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -39,7 +40,7 @@ const QUICK = {
 }
 
 function parseFlags(argv) {
-  const flags = { quick: false, build: true, servers: Object.keys(SERVERS), scenarios: Object.keys(DEFAULTS), serverCpu: '0', genCpu: '1', sizes: {} }
+  const flags = { quick: false, build: true, servers: Object.keys(SERVERS), scenarios: Object.keys(DEFAULTS), serverCpu: '0', genCpu: '1', profile: null, sizes: {} }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = () => {
@@ -53,10 +54,11 @@ function parseFlags(argv) {
     else if (arg === '--scenarios') flags.scenarios = value().split(',')
     else if (arg === '--server-cpu') flags.serverCpu = value()
     else if (arg === '--gen-cpu') flags.genCpu = value()
+    else if (arg === '--profile') flags.profile = value()
     else if (arg === '--help' || arg === '-h') {
       const sizes = Object.entries(DEFAULTS).flatMap(([s, p]) => Object.entries(p).map(([k, v]) => `  --${s}-${k} ${v}`))
       process.stdout.write(`Usage: node bench/run.mjs [--quick] [--servers ${Object.keys(SERVERS).join(',')}]\n` +
-        `  [--scenarios ${Object.keys(DEFAULTS).join(',')}] [--no-build] [--server-cpu 0] [--gen-cpu 1]\nSizes (defaults):\n${sizes.join('\n')}\n`)
+        `  [--scenarios ${Object.keys(DEFAULTS).join(',')}] [--no-build] [--server-cpu 0] [--gen-cpu 1] [--profile DIR]\nSizes (defaults):\n${sizes.join('\n')}\n`)
       process.exit(0)
     } else {
       const m = /^--(\w+)-(\w+)$/.exec(arg)
@@ -84,9 +86,10 @@ function prepare(flags) {
   }
 }
 
-function startServer(name, cpu) {
+function startServer(name, cpu, profile) {
+  const prof = profile ? ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`] : []
   return new Promise((resolve, reject) => {
-    const child = spawn('taskset', ['-c', cpu, process.execPath, '--expose-gc', join(here, 'servers', `${name}.mjs`)], {
+    const child = spawn('taskset', ['-c', cpu, process.execPath, '--expose-gc', ...prof, join(here, 'servers', `${name}.mjs`)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     const lines = createInterface({ input: child.stdout })
@@ -133,7 +136,7 @@ async function main() {
     results[scenario] = {}
     for (const name of flags.servers) {
       process.stderr.write(`${scenario} × ${name} … `)
-      const { child, port } = await startServer(name, flags.serverCpu)
+      const { child, port } = await startServer(name, flags.serverCpu, flags.profile)
       const cfg = { scenario, dialect: SERVERS[name].dialect, port, pid: child.pid, params: params[scenario] }
       const result = await runLoad(cfg, flags.genCpu)
       await stopServer(child)

@@ -2,6 +2,7 @@
 // is loaded, sending with a bound on buffered bytes, and the mapping of errors to close codes.
 import type { WebSocket } from 'ws'
 import { CloseCode } from './closeCodes.js'
+import { backlog, writeMessage } from './frames.js'
 import { ProtocolError } from './protocol.js'
 import type { Peer, Room } from './room.js'
 
@@ -40,8 +41,10 @@ export class Connection implements Peer {
   readonly wantsAck: boolean
   readonly awarenessIds = new Set<number>()
   readonly openedAt = Date.now()
-  /// Time of the last frame sent, for the keepalive.
+  /// Time of the last frame sent, for the keepalive, to the heartbeat's precision: `send`
+  /// only raises `sentSinceTick` (no clock read per frame) and the heartbeat moves this on.
   lastSentAt = Date.now()
+  sentSinceTick = false
   /// Cleared on each ping, set by the pong: false at the next ping means a dead peer.
   alive = true
   bytesIn = 0
@@ -70,10 +73,10 @@ export class Connection implements Peer {
 
   send(frame: Uint8Array): void {
     if (!this.open) return
-    this.ws.send(frame)
+    writeMessage(this.ws, frame)
     this.bytesOut += frame.length
-    this.lastSentAt = Date.now()
-    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
+    this.sentSinceTick = true
+    if (backlog(this.ws) > this.limits.maxBufferedBytes) {
       this.close(CloseCode.TryAgainLater, 'slow consumer: too many unsent bytes')
     }
   }

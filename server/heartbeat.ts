@@ -29,7 +29,10 @@ export function startHeartbeat(connections: ReadonlySet<Connection>, options: He
         conn.alive = false
         conn.ws.ping()
       }
-      if (now - conn.lastSentAt >= options.keepaliveMs) conn.send(KEEPALIVE_FRAME)
+      if (conn.sentSinceTick) {
+        conn.sentSinceTick = false
+        conn.lastSentAt = now
+      } else if (now - conn.lastSentAt >= options.keepaliveMs) conn.send(KEEPALIVE_FRAME)
     }
   }, tickMs)
   timer.unref()

@@ -1,7 +1,15 @@
 // What every server wrapper shares: announce the port on stdout, collect garbage on SIGUSR2
-// (so idle memory is measured after a full GC), exit on SIGTERM.
+// (so idle memory is measured after a full GC), exit on SIGTERM. With BENCH_MEMORY_LOG set,
+// each SIGUSR2 also prints the heap figures to stderr (to see where idle memory goes).
 export function announce(port) {
-  process.on('SIGUSR2', () => globalThis.gc?.())
+  process.on('SIGUSR2', () => {
+    globalThis.gc?.()
+    if (process.env.BENCH_MEMORY_LOG) {
+      const m = process.memoryUsage()
+      const kb = (n) => Math.round(n / 1024)
+      process.stderr.write(`memory: rss ${kb(m.rss)} KB, heap used ${kb(m.heapUsed)} KB, external ${kb(m.external)} KB, array buffers ${kb(m.arrayBuffers)} KB\n`)
+    }
+  })
   process.on('SIGTERM', () => process.exit(0))
   process.stdout.write(JSON.stringify({ port }) + '\n')
 }
