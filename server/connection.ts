@@ -2,7 +2,7 @@
 // is loaded, sending with a bound on buffered bytes, and the mapping of errors to close codes.
 import type { WebSocket } from 'ws'
 import { CloseCode } from './closeCodes.js'
-import { backlog, writeMessage } from './frames.js'
+import { backlog, frameInto, writeFrames } from './frames.js'
 import { ProtocolError } from './protocol.js'
 import type { Peer, Room } from './room.js'
 
@@ -34,6 +34,20 @@ function clampReason(reason: string): string {
   return out + '…'
 }
 
+// Connections with frames waiting: written once the current callback (a received message, a
+// room's flush) is done, so a socket gets one write for all it was sent in it.
+let outbox: Connection[] = []
+let outboxScheduled = false
+
+function writeOutbox(): void {
+  outboxScheduled = false
+  while (outbox.length > 0) {
+    const batch = outbox
+    outbox = []
+    for (const conn of batch) conn.writePending()
+  }
+}
+
 /// A live client connection.
 export class Connection implements Peer {
   readonly id: string
@@ -53,6 +67,9 @@ export class Connection implements Peer {
   private room: Room | null = null
   private queue: Uint8Array[] | null = []
   private queuedBytes = 0
+  /// Frames sent in the current callback and not yet written (null: none).
+  private pending: Uint8Array[] | null = null
+  private pendingBytes = 0
 
   constructor(
     readonly ws: WebSocket,
@@ -73,12 +90,34 @@ export class Connection implements Peer {
 
   send(frame: Uint8Array): void {
     if (!this.open) return
-    writeMessage(this.ws, frame)
+    if (this.pending === null) {
+      this.pending = []
+      outbox.push(this)
+      if (!outboxScheduled) {
+        outboxScheduled = true
+        process.nextTick(writeOutbox)
+      }
+    }
+    this.pendingBytes += frameInto(this.pending, frame)
     this.bytesOut += frame.length
     this.sentSinceTick = true
-    if (backlog(this.ws) > this.limits.maxBufferedBytes) {
+  }
+
+  /// Write what was sent during this callback. A peer that has not taken what it was given
+  /// before (more than the limit still unsent) is a slow consumer: closed instead. A single
+  /// frame above the limit (a big document's sync step 2) still reaches a healthy peer.
+  writePending(checkBacklog = true): void {
+    const parts = this.pending
+    if (parts === null) return
+    const bytes = this.pendingBytes
+    this.pending = null
+    this.pendingBytes = 0
+    if (!this.open) return
+    if (checkBacklog && backlog(this.ws) > this.limits.maxBufferedBytes) {
       this.close(CloseCode.TryAgainLater, 'slow consumer: too many unsent bytes')
+      return
     }
+    writeFrames(this.ws, parts, bytes)
   }
 
   /// Join the loaded room and handle the frames that waited for it.
@@ -126,6 +165,7 @@ export class Connection implements Peer {
   /// Close with a code and reason; the room forgets this peer at once.
   close(code: number, reason: string): void {
     if (this.closeCode !== null) return
+    this.writePending(false) // what it was sent before goes out before the close frame
     this.closeCode = code
     this.leaveRoom()
     this.ws.close(code, clampReason(reason))

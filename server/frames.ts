@@ -1,7 +1,8 @@
 // Writing protocol messages to a `ws` socket as WebSocket frames, framing a broadcast once.
 // Measured with bench/: ws's `send` frames every message per receiver (a header buffer, a
-// corked two-buffer write); here a small message is framed once into one buffer that every
-// receiver's socket is given as is: one plain write each.
+// corked two-buffer write, one syscall per message); here a small message is framed once
+// into one buffer shared by every receiver, and a connection's frames of one callback go
+// out in one write.
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 
@@ -39,28 +40,38 @@ export function smallFrame(message: Uint8Array): Buffer {
   return frame
 }
 
+/// Append the frame of `message` to `parts` (one buffer, or header + payload for a large
+/// message); returns the bytes added.
+export function frameInto(parts: Uint8Array[], message: Uint8Array): number {
+  if (message.length <= COPY_LIMIT) {
+    const frame = smallFrame(message)
+    parts.push(frame)
+    return frame.length
+  }
+  const head = header(message.length, 0)
+  parts.push(head, message)
+  return head.length + message.length
+}
+
 /// The socket under a `ws` WebSocket (ws keeps it in `_socket` once open).
 function socketOf(ws: WebSocket): Socket | undefined {
   return (ws as unknown as { _socket?: Socket })._socket
 }
 
-/// Write one message as a binary frame. The caller checked that `ws` is open. Writing to the
-/// socket directly keeps frames in order with ws's own (ping, close) because this server
-/// never compresses: with permessage-deflate off, ws's sender never queues.
-export function writeMessage(ws: WebSocket, message: Uint8Array): void {
+/// Write frames (from `frameInto`, `bytes` in all) to an open socket in one go: small ones
+/// as one buffer, otherwise corked into one writev. Writing to the socket directly keeps
+/// them in order with ws's own frames (ping, close) because this server never compresses:
+/// with permessage-deflate off, ws's sender never queues.
+export function writeFrames(ws: WebSocket, parts: Uint8Array[], bytes: number): void {
   const socket = socketOf(ws)
-  if (!socket) {
-    ws.send(message)
-    return
+  if (!socket) throw new Error('writeFrames: the WebSocket has no socket (not open)')
+  if (parts.length === 1) socket.write(parts[0])
+  else if (bytes <= COPY_LIMIT) socket.write(Buffer.concat(parts, bytes))
+  else {
+    socket.cork()
+    for (const part of parts) socket.write(part)
+    socket.uncork()
   }
-  if (message.length <= COPY_LIMIT) {
-    socket.write(smallFrame(message))
-    return
-  }
-  socket.cork()
-  socket.write(header(message.length, 0))
-  socket.write(message)
-  socket.uncork()
 }
 
 /// Bytes written to the socket but not yet sent: `ws.bufferedAmount` without its getters.

@@ -67,6 +67,9 @@ export class Room {
   private cache: StateCache | null = null
   /// Updates applied this event-loop turn, in order, broadcast together by `flush`.
   private outgoing: Array<{ origin: Origin; update: Uint8Array }> = []
+  /// Awareness messages received this turn, relayed by `flush` with the updates, so that a
+  /// receiver gets everything of one turn in one write.
+  private awarenessOut: Array<{ origin: Peer; message: Uint8Array }> = []
   private flushScheduled = false
   private destroyed = false
 
@@ -124,7 +127,8 @@ export class Room {
         for (const id of change.set) peer.awarenessIds.add(id)
         for (const id of change.removed) peer.awarenessIds.delete(id)
         // The received bytes are already an encoded awareness message: relay them as they are.
-        this.relayAwareness(message.raw, peer)
+        this.awarenessOut.push({ origin: peer, message: message.raw })
+        this.scheduleFlush()
         this.hooks.publish?.(this.name, 'awareness', message.update)
         return
       }
@@ -150,10 +154,13 @@ export class Room {
     }
     this.version++
     this.outgoing.push({ origin, update })
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => this.flush())
-    }
+    this.scheduleFlush()
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => this.flush())
   }
 
   /// Broadcast, store and publish this turn's updates: one merged update per origin,
@@ -188,6 +195,10 @@ export class Room {
         (error: unknown) => this.hooks.failed(this, error),
       )
     }
+    const awareness = this.awarenessOut
+    this.awarenessOut = []
+    // A peer that left meanwhile had its states removed (and the removal relayed): skip it.
+    for (const { origin, message } of awareness) if (this.peers.has(origin)) this.relayAwareness(message, origin)
   }
 
   /// Apply an awareness update from another instance and relay it to local peers.
@@ -227,12 +238,12 @@ export class Room {
 
   /// Whether updates are waiting to be broadcast and stored.
   get idle(): boolean {
-    return this.outgoing.length === 0
+    return this.outgoing.length === 0 && this.awarenessOut.length === 0
   }
 
   /// Broadcast and store what is pending now instead of at the end of the turn.
   flushNow(): void {
-    if (this.outgoing.length) this.flush()
+    if (!this.idle) this.flush()
   }
 
   /// Free the document. The room must have no peers.
