@@ -1,8 +1,10 @@
 // The `concord` command: parse options, start the server, stop gracefully on SIGTERM/SIGINT.
 import { ConfigError, formatOptions, resolveConfig } from './config.js'
 import { createServer } from './server.js'
+import { tokenCommand } from './token.js'
 
 const HELP = `Usage: concord [options]
+       concord token --room PATTERN --access read|write --ttl 1h   (print a token; see concord token --help)
 
 A real-time collaboration server for Yjs documents (y-websocket protocol).
 Clients connect to ws://HOST:PORT/<room>; the editor is served at http://HOST:PORT/.
@@ -13,6 +15,7 @@ ${formatOptions(false)}
 
 /// Run the command line; resolves when the server has stopped.
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'token') return tokenCommand(argv.slice(1), process.env)
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP)
     return 0

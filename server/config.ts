@@ -42,6 +42,26 @@ const oneOf = <T extends string>(...values: T[]): Parser<T> => (raw, name) => {
   throw new ConfigError(`${name}: expected one of ${values.join(', ')}, got ${JSON.stringify(raw)}`)
 }
 
+/// `*` (any origin) or a comma-separated list of origins such as `https://notes.example.com`.
+const origins: Parser<string[] | null> = (raw, name) => {
+  if (raw.trim() === '*') return null
+  return raw.split(',').map((o) => o.trim()).filter((o) => o !== '').map((o) => {
+    let url: URL
+    try { url = new URL(o) } catch { throw new ConfigError(`${name}: ${JSON.stringify(o)} is not an origin like https://example.com`) }
+    if (url.origin === 'null' || url.origin !== o.toLowerCase().replace(/\/$/, '')) {
+      throw new ConfigError(`${name}: ${JSON.stringify(o)} is not an origin (scheme://host[:port], no path)`)
+    }
+    return url.origin
+  })
+}
+
+/// An HS256 secret: RFC 7518 asks for at least as many bytes as the hash (32).
+const secret: Parser<string | null> = (raw, name) => {
+  if (raw === '') return null
+  if (Buffer.byteLength(raw) < 32) throw new ConfigError(`${name}: must be at least 32 bytes long (try \`openssl rand -base64 32\`)`)
+  return raw
+}
+
 /// One option: its flag, environment variable, default and parser.
 export interface OptionSpec<T> {
   flag: string
@@ -79,6 +99,19 @@ export const optionTable = {
   logLevel: spec('log-level', 'info' as 'debug' | 'info' | 'warn' | 'error' | 'silent', 'Log level: debug, info, warn, error or silent.', oneOf('debug', 'info', 'warn', 'error', 'silent')),
   editor: spec('editor', true, 'Serve the collaborative editor at / (built into dist/editor).', bool),
   publicDir: spec('public-dir', null as string | null, 'Serve the editor from this folder instead of the built one.', optionalText, '(built editor)'),
+  authSecret: spec('auth-secret', null as string | null, 'HS256 secret (32+ bytes): every connection must bring a JWT signed with it (?token= or subprotocol).', secret, '(none: no auth)'),
+  authPublicKey: spec('auth-public-key', null as string | null, 'PEM public key file (RSA, EC or Ed25519): every connection must bring a JWT signed by its private key.', optionalText, '(none)'),
+  allowedOrigins: spec('allowed-origins', null as string[] | null, 'Origins browsers may connect from, comma-separated, or * for any; others get 403.', origins, '*'),
+  trustProxy: spec('trust-proxy', false, 'Take the client IP from the last X-Forwarded-For entry (only behind a reverse proxy).', bool),
+  maxConnectionsPerIp: spec('max-connections-per-ip', 200, 'Open connections one IP address may hold; more get 429 (0: no limit).', int(0)),
+  maxConnectionsPerRoom: spec('max-connections-per-room', 500, 'Open connections one room may hold; more get 429 (0: no limit).', int(0)),
+  maxRooms: spec('max-rooms', 10_000, 'Rooms loaded at once; a connection to another room gets 503 (0: no limit).', int(0)),
+  maxPendingUpgrades: spec('max-pending-upgrades', 1000, 'Upgrades waiting for authentication at once; more get 503.', int(1)),
+  messagesPerSecond: spec('messages-per-second', 100, 'Sustained messages per second per connection (token bucket); a faster client is slowed down, not dropped (0: no limit).', int(0)),
+  messageBurst: spec('message-burst', 300, 'Messages a connection may send at once above the sustained rate; one frame holding more closes with 4429.', int(1)),
+  readOnlyAwareness: spec('read-only-awareness', true, 'Whether read-only connections may share awareness (cursor, name) with the room.', bool),
+  tlsCert: spec('tls-cert', null as string | null, 'PEM certificate chain file: serve https:// and wss:// (needs --tls-key).', optionalText, '(none)'),
+  tlsKey: spec('tls-key', null as string | null, 'PEM private key file for --tls-cert.', optionalText, '(none)'),
 } satisfies Record<string, OptionSpec<unknown>>
 
 /// Names of the options.

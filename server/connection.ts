@@ -1,17 +1,27 @@
 // One client connection: its id and access, a queue for frames that arrive before its room
-// is loaded, sending with a bound on buffered bytes, and the mapping of errors to close codes.
+// is loaded or while the client is over its message rate, sending with a bound on buffered
+// bytes, and the mapping of errors to close codes.
 import type { WebSocket } from 'ws'
 import { CloseCode } from './closeCodes.js'
 import { backlog, frameInto, writeFrames } from './frames.js'
-import { ProtocolError } from './protocol.js'
+import { TokenBucket } from './limits.js'
+import {
+  ProtocolError, decodeFrame, encodeAck, encodeAuthDenied, encodeQueryAwareness, encodeSyncStep1, encodeSyncStep2,
+  encodeUpdate, type Message,
+} from './protocol.js'
 import type { Peer, Room } from './room.js'
 
 /// Per-connection limits.
 export interface ConnectionLimits {
   /// Close a connection whose unsent bytes exceed this (slow consumer).
   maxBufferedBytes: number
-  /// Bytes a connection may send before its room has loaded.
+  /// Bytes a connection may send before its room has loaded, or while it is throttled.
   maxQueuedBytes: number
+  /// Sustained messages per second (0: no limit) and the burst above it.
+  messagesPerSecond: number
+  messageBurst: number
+  /// Whether read-only connections may share awareness (cursors, names).
+  readOnlyAwareness: boolean
 }
 
 /// Facts about a connection fixed at the upgrade.
@@ -22,6 +32,41 @@ export interface ConnectionInfo {
   wantsAck: boolean
   user: string | null
   ip: string
+  /// Epoch milliseconds when its token expires: the connection is closed with 4401 then.
+  expiresAt?: number | null
+}
+
+// A sync step 1 makes the server encode a diff of the whole document: it costs more.
+const SYNC_STEP1_COST = 10
+// setTimeout's longest delay; later expiries are not timed (the token outlives the process).
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/// What messages cost in rate-limit tokens.
+function cost(messages: readonly Message[]): number {
+  let total = 0
+  for (const m of messages) total += m.type === 'syncStep1' ? SYNC_STEP1_COST : 1
+  return total
+}
+
+/// Encode one decoded message again (to rebuild a frame without some of its messages).
+function encodeMessage(m: Message): Uint8Array {
+  switch (m.type) {
+    case 'syncStep1': return encodeSyncStep1(m.stateVector)
+    case 'syncStep2': return encodeSyncStep2(m.update)
+    case 'update': return encodeUpdate(m.update)
+    case 'awareness': return m.raw
+    case 'auth': return encodeAuthDenied(m.reason)
+    case 'queryAwareness': return encodeQueryAwareness()
+    case 'ack': return encodeAck(m.count)
+  }
+}
+
+/// The frame without its awareness messages (null when nothing else is left).
+function withoutAwareness(frame: Uint8Array, messages: readonly Message[]): Uint8Array | null {
+  if (!messages.some((m) => m.type === 'awareness')) return frame
+  const rest = messages.filter((m) => m.type !== 'awareness').map(encodeMessage)
+  if (rest.length === 0) return null
+  return Buffer.concat(rest)
 }
 
 const encoder = new TextEncoder()
@@ -65,11 +110,16 @@ export class Connection implements Peer {
   bytesOut = 0
   closeCode: number | null = null
   private room: Room | null = null
-  private queue: Uint8Array[] | null = []
+  /// Frames waiting for the room to load or for the rate limit; handled in order.
+  private queue: Uint8Array[] = []
   private queuedBytes = 0
   /// Frames sent in the current callback and not yet written (null: none).
   private pending: Uint8Array[] | null = null
   private pendingBytes = 0
+  private readonly bucket: TokenBucket
+  /// Set while the client is over its rate: the socket is paused until it fires.
+  private throttle: NodeJS.Timeout | null = null
+  private expiry: NodeJS.Timeout | null = null
 
   constructor(
     readonly ws: WebSocket,
@@ -79,6 +129,12 @@ export class Connection implements Peer {
     this.id = info.id
     this.readOnly = info.readOnly
     this.wantsAck = info.wantsAck
+    this.bucket = new TokenBucket(limits.messagesPerSecond, limits.messageBurst)
+    const expiresIn = info.expiresAt == null ? null : info.expiresAt - Date.now()
+    if (expiresIn !== null && expiresIn < MAX_TIMER_MS) {
+      this.expiry = setTimeout(() => this.close(CloseCode.Unauthorized, 'token expired'), Math.max(0, expiresIn))
+      this.expiry.unref()
+    }
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary))
     ws.on('pong', () => { this.alive = true })
   }
@@ -125,13 +181,12 @@ export class Connection implements Peer {
     if (this.closeCode !== null) return
     this.room = room
     room.join(this)
-    const queued = this.queue ?? []
-    this.queue = null
-    this.queuedBytes = 0
-    for (const frame of queued) {
-      if (this.closeCode !== null) break
-      this.handle(frame)
-    }
+    this.drain()
+  }
+
+  /// Whether the connection is being slowed down for exceeding its message rate.
+  get throttled(): boolean {
+    return this.throttle !== null
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
@@ -141,10 +196,11 @@ export class Connection implements Peer {
       this.close(CloseCode.Malformed, 'text frames are not part of the protocol')
       return
     }
-    if (this.queue) {
+    if (this.room === null || this.throttle !== null || this.queue.length > 0) {
       this.queuedBytes += data.length
       if (this.queuedBytes > this.limits.maxQueuedBytes) {
-        this.close(CloseCode.TryAgainLater, 'too much sent before the room loaded')
+        if (this.room === null) this.close(CloseCode.TryAgainLater, 'too much sent before the room loaded')
+        else this.close(CloseCode.RateLimited, 'message rate limit exceeded: too much sent while throttled')
         return
       }
       this.queue.push(data)
@@ -153,9 +209,37 @@ export class Connection implements Peer {
     this.handle(data)
   }
 
+  // Handle queued frames until the queue is empty or the client is throttled again.
+  private drain(): void {
+    while (this.queue.length > 0 && this.throttle === null && this.closeCode === null) {
+      const frame = this.queue.shift() as Uint8Array
+      this.queuedBytes -= frame.length
+      this.handle(frame)
+    }
+  }
+
   private handle(frame: Uint8Array): void {
     try {
-      this.room?.receive(this, frame)
+      const messages = decodeFrame(frame)
+      const price = cost(messages)
+      if (price > this.limits.messageBurst && this.limits.messagesPerSecond > 0) {
+        this.close(CloseCode.RateLimited, 'more messages in one frame than the burst limit allows')
+        return
+      }
+      const accepted = this.readOnly && !this.limits.readOnlyAwareness ? withoutAwareness(frame, messages) : frame
+      if (accepted) this.room?.receive(this, accepted)
+      // Over the rate: stop reading from the socket (TCP pushes back on the client) until
+      // the bucket has refilled. Nothing is dropped; the client is only slowed down.
+      const wait = this.bucket.take(price)
+      if (wait > 0 && this.closeCode === null) {
+        this.ws.pause()
+        this.throttle = setTimeout(() => {
+          this.throttle = null
+          if (this.closeCode !== null) return
+          this.ws.resume()
+          this.drain()
+        }, wait)
+      }
     } catch (error) {
       if (error instanceof ProtocolError) this.close(CloseCode.Malformed, `malformed message: ${error.message}`)
       else this.close(CloseCode.InternalError, 'internal error')
@@ -178,7 +262,12 @@ export class Connection implements Peer {
   }
 
   private leaveRoom(): void {
-    this.queue = null
+    this.queue = []
+    this.queuedBytes = 0
+    if (this.throttle) clearTimeout(this.throttle)
+    if (this.expiry) clearTimeout(this.expiry)
+    this.throttle = null
+    this.expiry = null
     const room = this.room
     this.room = null
     room?.leave(this)

@@ -6,3 +6,7 @@ export { memoryStorage } from './storage/memory.js'
 export { openStorage } from './storage/open.js'
 export type { Storage, AppendEntry } from './storage/types.js'
 export * as protocol from './protocol.js'
+export {
+  verifyToken, tokenOf, secretKey, publicKeyFile, roomMatches,
+  type Access, type AuthDecision, type Authenticate, type ConcordClaims, type VerifyKey,
+} from './auth.js'

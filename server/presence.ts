@@ -87,7 +87,9 @@ export class Presence {
     const change: PresenceChange = { set: [], removed: [] }
     for (const { client, clock, state } of decodeAwareness(update)) {
       const current = this.entries.get(client)
-      const currentClock = current ? current.clock : -1
+      // y-protocols counts an unknown client as clock 0, so its peers ignore a first state at
+      // clock 0; so do we, or joiners would be sent states no peer shows.
+      const currentClock = current ? current.clock : 0
       const accept = currentClock < clock || (currentClock === clock && state === null && current?.state != null)
       if (!accept) continue
       this.entries.set(client, { clock, state })

@@ -53,6 +53,16 @@ interface StateCache {
 }
 
 /// An update with no structs and no deletions (what an empty document sends in step 2).
+const NO_CHANGE = Uint8Array.of(0, 0)
+
+/// Whether a transaction deleted something or added structs (Yjs' test before an 'update').
+function changedDocument(tr: Y.Transaction): boolean {
+  if (tr.deleteSet.clients.size > 0) return true
+  for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) return true
+  return false
+}
+
+/// Whether an update has no structs and no deletions.
 function isEmptyUpdate(update: Uint8Array): boolean {
   return update.length === 2 && update[0] === 0 && update[1] === 0
 }
@@ -72,8 +82,12 @@ export class Room {
   private awarenessOut: Array<{ origin: Peer; message: Uint8Array }> = []
   private flushScheduled = false
   private destroyed = false
+  /// Whether the last transaction changed the document (Yjs' own test before an 'update').
+  private changed = false
 
-  constructor(readonly name: string, private readonly hooks: RoomHooks) {}
+  constructor(readonly name: string, private readonly hooks: RoomHooks) {
+    this.doc.on('afterTransaction', (tr: Y.Transaction) => { this.changed = changedDocument(tr) })
+  }
 
   /// Load stored updates before any peer joins.
   restore(updates: readonly Uint8Array[]): void {
@@ -147,13 +161,19 @@ export class Room {
   /// of this event-loop turn, stored, and published to other instances unless it came from
   /// one. Throws `ProtocolError` if the update is not valid Yjs.
   apply(update: Uint8Array, origin: Origin): void {
+    this.changed = false
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (error) {
       throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`)
     }
-    this.version++
-    this.outgoing.push({ origin, update })
+    // An update that changed nothing (a reconnecting client's step 2 repeats its whole delete
+    // set) is neither relayed nor stored again; it still counts for the sender's ack. What
+    // Yjs holds pending (missing dependencies) counts as a change.
+    const { pendingStructs, pendingDs } = this.doc.store
+    const useful = this.changed || pendingStructs !== null || pendingDs !== null
+    if (useful) this.version++
+    this.outgoing.push({ origin, update: useful ? update : NO_CHANGE })
     this.scheduleFlush()
   }
 

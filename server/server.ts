@@ -1,18 +1,23 @@
 // Wires the parts together: HTTP server, WebSocket upgrades, rooms, storage, heartbeat.
 // Holds no protocol logic of its own.
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { authenticator, chooseSubprotocol, publicKeyFile, secretKey, type AuthDecision, type Authenticate } from './auth.js'
 import { CloseCode } from './closeCodes.js'
-import { defaultConfig, type Config } from './config.js'
+import { ConfigError, defaultConfig, type Config } from './config.js'
 import { Connection } from './connection.js'
 import { sendError, sendHealth } from './health.js'
 import { startHeartbeat } from './heartbeat.js'
+import { SlotCounter, clientIp, originAllowed } from './limits.js'
 import { createLogger, type Logger } from './log.js'
 import { parseRoomName, queryOf } from './roomName.js'
 import { Rooms } from './rooms.js'
+import { defaultEditorDir, staticHandler } from './static.js'
 import { openStorage } from './storage/open.js'
 import type { Storage } from './storage/types.js'
 
@@ -22,6 +27,9 @@ export interface ServerOptions extends Partial<Config> {
   store?: Storage
   /// A logger; by default one at `logLevel` writing JSON to stdout.
   logger?: Logger
+  /// Decide who may open which room, instead of (or on top of) tokens: runs for every
+  /// upgrade before any room is loaded. See `verifyToken` to check Concord tokens inside it.
+  authenticate?: Authenticate
 }
 
 /// A running (or ready to run) Concord server.
@@ -33,7 +41,7 @@ export interface ConcordServer {
   readonly log: Logger
   /// Start listening; resolves with the bound address.
   listen(): Promise<AddressInfo>
-  /// `ws://host:port` once listening.
+  /// `ws://host:port` (or `wss://` with TLS) once listening.
   readonly url: string
   /// Graceful stop: refuse new connections, close clients with 1012 (reconnect elsewhere),
   /// store every pending update, close the store.
@@ -65,9 +73,26 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   let closing = false
   const startedAt = Date.now()
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
-  const server = http.createServer((req, res) => handleRequest(req, res))
+  const authenticate = authenticator({
+    authenticate: options.authenticate,
+    key: config.authPublicKey ? publicKeyFile(config.authPublicKey) : config.authSecret ? secretKey(config.authSecret) : null,
+  })
+  if ((config.tlsCert === null) !== (config.tlsKey === null)) throw new ConfigError('--tls-cert and --tls-key go together')
+  const perIp = new SlotCounter(config.maxConnectionsPerIp)
+  const perRoom = new SlotCounter(config.maxConnectionsPerRoom)
+  let pendingUpgrades = 0
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxMessageBytes,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => chooseSubprotocol(offered),
+  })
+  const server = config.tlsCert && config.tlsKey
+    ? https.createServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }, (req, res) => handleRequest(req, res))
+    : http.createServer((req, res) => handleRequest(req, res))
   const stopHeartbeat = startHeartbeat(connections, config)
+  const serveEditor = config.editor ? staticHandler(config.publicDir ?? defaultEditorDir()) : null
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0]
@@ -75,41 +100,105 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
       sendHealth(res, startedAt, { rooms: rooms.size, connections: connections.size })
       return
     }
+    if (serveEditor && (req.method === 'GET' || req.method === 'HEAD')) return serveEditor(req, res)
     sendError(res, 404, 'not found')
   }
 
+  // Every check happens before the upgrade and before any room is loaded: a refused client
+  // costs a few header reads and, with auth, one signature check.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy())
-    if (closing) return refuseUpgrade(socket, 503, 'server is shutting down')
     const url = req.url ?? '/'
-    const name = parseRoomName(url)
-    if (!name.ok) {
-      log.info({ url, reason: name.reason }, 'upgrade refused')
-      return refuseUpgrade(socket, 400, name.reason)
+    const ip = clientIp(req, config.trustProxy)
+    const refuse = (status: number, reason: string, room?: string) => {
+      log.info({ ip, room, origin: req.headers.origin, status, reason }, 'upgrade refused')
+      refuseUpgrade(socket, status, reason)
     }
-    const query = queryOf(url)
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, name.room, query))
+    if (closing) return refuse(503, 'server is shutting down')
+    const name = parseRoomName(url)
+    if (!name.ok) return refuse(400, name.reason)
+    const room = name.room
+    if (!originAllowed(req.headers.origin, config.allowedOrigins)) return refuse(403, 'origin not allowed', room)
+    if (pendingUpgrades >= config.maxPendingUpgrades) return refuse(503, 'too many connections waiting for authentication', room)
+    // The IP's slot is taken now, so parallel upgrades waiting for auth count too.
+    if (!perIp.tryTake(ip)) return refuse(429, 'too many connections from this address', room)
+    pendingUpgrades++
+    let decided = false
+    const decide = (decision: AuthDecision | Error) => {
+      if (decided) return
+      decided = true
+      pendingUpgrades--
+      const refuseAndRelease = (status: number, reason: string) => {
+        perIp.release(ip)
+        refuse(status, reason, room)
+      }
+      if (decision instanceof Error) {
+        log.error({ err: decision, ip, room }, 'authenticate failed')
+        return refuseAndRelease(500, 'authentication failed')
+      }
+      if (!decision.ok) return refuseAndRelease(decision.status, decision.reason)
+      if (closing) return refuseAndRelease(503, 'server is shutting down')
+      if (socket.destroyed) return perIp.release(ip)
+      if (config.maxRooms > 0 && !rooms.get(room) && rooms.size >= config.maxRooms) {
+        return refuseAndRelease(503, 'too many rooms loaded')
+      }
+      if (!perRoom.tryTake(room)) return refuseAndRelease(429, 'too many connections to this room')
+      // handleUpgrade answers synchronously: either `accept` ran, or it refused the handshake.
+      let accepted = false
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        accepted = true
+        accept(ws, req, { room, ip, decision, query: queryOf(url) })
+      })
+      if (!accepted) {
+        perIp.release(ip)
+        perRoom.release(room)
+      }
+    }
+    let pending: AuthDecision | Promise<AuthDecision>
+    try {
+      pending = authenticate(req, room)
+    } catch (error) {
+      return decide(error instanceof Error ? error : new Error(String(error)))
+    }
+    if ('then' in pending) {
+      const timer = setTimeout(() => decide(new Error('authenticate took longer than 10 s')), 10_000)
+      timer.unref()
+      pending.then(
+        (decision) => { clearTimeout(timer); decide(decision) },
+        (error: unknown) => { clearTimeout(timer); decide(error instanceof Error ? error : new Error(String(error))) },
+      )
+    } else decide(pending)
   })
 
-  function accept(ws: WebSocket, req: IncomingMessage, room: string, query: URLSearchParams): void {
+  interface Admitted {
+    room: string
+    ip: string
+    decision: Extract<AuthDecision, { ok: true }>
+    query: URLSearchParams
+  }
+
+  function accept(ws: WebSocket, req: IncomingMessage, { room, ip, decision, query }: Admitted): void {
     const conn = new Connection(
       ws,
       {
         id: `${instance}-${nextId++}`,
         room,
-        readOnly: false,
+        readOnly: decision.access === 'read',
         wantsAck: query.get('ack') === '1',
-        user: null,
-        ip: req.socket.remoteAddress ?? '',
+        user: decision.user,
+        ip,
+        expiresAt: decision.expiresAt ?? null,
       },
       config,
     )
     connections.add(conn)
-    const connLog = log.child({ conn: conn.id, room })
-    connLog.debug('open')
+    const connLog = log.child({ conn: conn.id, room, user: decision.user ?? undefined })
+    connLog.debug({ access: decision.access, origin: req.headers.origin }, 'open')
     ws.on('error', (error) => connLog.debug({ err: error }, 'socket error'))
     ws.on('close', (code) => {
       connections.delete(conn)
+      perIp.release(ip)
+      perRoom.release(room)
       conn.closed(code)
       connLog.info(
         { code, durationMs: Date.now() - conn.openedAt, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut },
@@ -140,7 +229,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
           server.off('error', reject)
           const address = server.address() as AddressInfo
           const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-          url = `ws://${host}:${address.port}`
+          url = `${config.tlsCert ? 'wss' : 'ws'}://${host}:${address.port}`
           resolve(address)
         })
       })

@@ -1,0 +1,115 @@
+// Shared parts of the end-to-end tests: find Chromium, build the editor into a temp folder,
+// start a server that serves it, and open tabs that record every console error.
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { test } from 'vitest'
+
+/// The Chromium the tests drive: `CONCORD_CHROMIUM`, or Debian's.
+export const chromiumPath = process.env.CONCORD_CHROMIUM ?? '/usr/bin/chromium'
+
+/// Whether the browser is there. Without it the e2e tests skip with a message, except under
+/// CI=true, where `requireBrowserUnderCi` turns the absence into a failing test.
+export function browserAvailable(): boolean {
+  if (existsSync(chromiumPath)) return true
+  if (process.env.CI !== 'true') console.warn(`e2e tests skipped: no Chromium at ${chromiumPath} (set CONCORD_CHROMIUM to its path)`)
+  return false
+}
+
+/// Under CI=true a missing browser is a failure, not a skip.
+export function requireBrowserUnderCi(available: boolean): void {
+  if (available || process.env.CI !== 'true') return
+  test('Chromium is present (required under CI=true)', () => {
+    throw new Error(`no Chromium at ${chromiumPath}: install it (apt-get install chromium) or set CONCORD_CHROMIUM`)
+  })
+}
+
+/// Build the editor from the current sources into a fresh folder; returns the folder.
+export function buildEditor(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'concord-editor-'))
+  execFileSync(process.execPath, ['editor/build.mjs', '--outdir', dir, '--quiet'], { stdio: 'inherit' })
+  return dir
+}
+
+/// Launch headless Chromium. Playwright gives every launch a fresh temporary profile
+/// (--user-data-dir) and every context its own storage, and deletes them on close.
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run',
+    ],
+  })
+}
+
+/// One browser tab with its own profile (own localStorage), and the errors it logged.
+export interface Tab {
+  context: BrowserContext
+  page: Page
+  /// Console errors and uncaught exceptions, as text.
+  errors: string[]
+  /// Console errors the browser itself logs for refused connections while a server is down.
+  networkErrors: string[]
+}
+
+const NETWORK_ERROR = /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET/
+
+/// Open the editor of `room` in a new tab and wait until it is connected and synced.
+/// A `name` and `color` are put in the tab's storage first, as if the user had set them.
+export async function openTab(browser: Browser, httpUrl: string, room: string, name?: string, color = '#2f9e44'): Promise<Tab> {
+  const context = await browser.newContext({ viewport: { width: 900, height: 520 } })
+  if (name) {
+    await context.addInitScript((user) => {
+      localStorage.setItem('concord:user', JSON.stringify(user))
+    }, { name, color })
+  }
+  const page = await context.newPage()
+  const tab: Tab = { context, page, errors: [], networkErrors: [] }
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return
+    if (NETWORK_ERROR.test(message.text())) tab.networkErrors.push(message.text())
+    else tab.errors.push(message.text())
+  })
+  page.on('pageerror', (error) => tab.errors.push(`uncaught: ${error.message}`))
+  await page.goto(`${httpUrl}/r/${encodeURIComponent(room)}`)
+  await waitConnected(page)
+  return tab
+}
+
+/// Wait until the tab's status line says connected and its document is synced.
+export async function waitConnected(page: Page, timeoutMs = 30_000): Promise<void> {
+  await page.waitForFunction(() => {
+    const c = (window as unknown as { concord?: { provider: { state: { status: string; synced: boolean } } } }).concord
+    return c?.provider.state.status === 'connected' && c.provider.state.synced
+  }, undefined, { timeout: timeoutMs })
+}
+
+/// The editor's text as CodeMirror holds it.
+export function editorText(page: Page): Promise<string> {
+  return page.evaluate(() => (window as unknown as { concord: { view: { state: { doc: { toString(): string } } } } }).concord.view.state.doc.toString())
+}
+
+/// Put the cursor at `pos` (clamped to the document), as a click would.
+export function placeCursor(page: Page, pos: number): Promise<void> {
+  return page.evaluate((p) => {
+    const view = (window as unknown as { concord: { view: { state: { doc: { length: number } }; dispatch(t: unknown): void; focus(): void } } }).concord.view
+    view.focus()
+    view.dispatch({ selection: { anchor: Math.min(p, view.state.doc.length) } })
+  }, pos)
+}
+
+/// A small seeded random generator (mulberry32), so a failing run can be replayed.
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
