@@ -227,7 +227,8 @@ export class Connection implements Peer {
         return
       }
       const accepted = this.readOnly && !this.limits.readOnlyAwareness ? withoutAwareness(frame, messages) : frame
-      if (accepted) this.room?.receive(this, accepted)
+      if (accepted === frame) this.room?.receiveMessages(this, messages)
+      else if (accepted) this.room?.receive(this, accepted)
       // Over the rate: stop reading from the socket (TCP pushes back on the client) until
       // the bucket has refilled. Nothing is dropped; the client is only slowed down.
       const wait = this.bucket.take(price)

@@ -116,9 +116,15 @@ export class Room {
   /// Handle one frame from a peer. Throws `ProtocolError` for malformed input; the caller
   /// closes that peer. Nothing of a malformed frame is applied.
   receive(peer: Peer, frame: Uint8Array): void {
+    this.receiveMessages(peer, decodeFrame(frame))
+  }
+
+  /// Handle the messages of one frame, already decoded whole by `decodeFrame` (a caller that
+  /// decoded the frame for its own checks need not have it decoded twice).
+  receiveMessages(peer: Peer, messages: readonly Message[]): void {
     const state = this.peers.get(peer)
     if (!state) return
-    for (const message of decodeFrame(frame)) this.handle(peer, state, message)
+    for (const message of messages) this.handle(peer, state, message)
   }
 
   private handle(peer: Peer, state: PeerState, message: Message): void {
