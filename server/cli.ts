@@ -1,7 +1,7 @@
 // The `concord` command: parse options, start the server, stop gracefully on SIGTERM/SIGINT.
 import { ConfigError, formatOptions, resolveConfig } from './config.js'
-import { createServer } from './server.js'
 import { tokenCommand } from './token.js'
+import { isWorker, isWorkersPrimary, runWorkers, workersProblem } from './workers.js'
 
 const HELP = `Usage: concord [options]
        concord token --room PATTERN --access read|write --ttl 1h   (print a token; see concord token --help)
@@ -30,21 +30,63 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error
   }
-  const server = await createServer(config)
-  const address = await server.listen()
+  const problem = workersProblem(config)
+  if (problem) {
+    process.stderr.write(`concord: ${problem}\n`)
+    return 2
+  }
+  if (isWorkersPrimary(config)) {
+    return runWorkers(config, (message) => process.stdout.write(JSON.stringify({ service: 'concord', pid: process.pid, msg: message }) + '\n'))
+  }
+  // Loaded only once the options are valid, so a bad option fails fast.
+  const { createServer } = await import('./server.js')
+  let server
+  let address
+  try {
+    server = await createServer(config)
+    address = await server.listen()
+  } catch (error) {
+    // Options that parse but do not work (a missing key file) exit 2; a store that cannot be
+    // opened or a port in use exit 1. Either way, say so plainly.
+    const bad = error instanceof ConfigError
+    process.stderr.write(`concord: ${bad ? '' : 'cannot start: '}${(error as Error).message}\n`)
+    await server?.close().catch(() => undefined)
+    return bad ? 2 : 1
+  }
   server.log.info({ host: address.address, port: address.port, storage: config.storage }, `listening on ${server.url}`)
   return new Promise((resolve) => {
+    let stopping = false
     const stop = (signal: string) => {
+      if (stopping) {
+        // A second signal: the operator does not want to wait for the flush.
+        server.log.warn({ signal }, 'second signal: exiting without finishing the shutdown')
+        process.exit(1)
+      }
+      stopping = true
       server.log.info({ signal }, 'shutting down')
+      // Bound the shutdown: a hung store must not keep a deployment from restarting.
+      const timer = setTimeout(() => {
+        server.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting')
+        process.exit(1)
+      }, config.shutdownTimeoutMs)
       server.close().then(
-        () => resolve(0),
+        () => {
+          clearTimeout(timer)
+          server.log.info('stopped')
+          if (isWorker()) process.disconnect() // the IPC channel would keep a worker alive
+          resolve(0)
+        },
         (error: unknown) => {
+          clearTimeout(timer)
           server.log.error({ err: error }, 'shutdown failed')
           resolve(1)
         },
       )
     }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    // A worker whose primary died stops too, rather than serve on unsupervised.
+    if (isWorker()) process.once('disconnect', () => { if (!stopping) stop('primary gone') })
+    // A worker's SIGINT comes from the terminal's Ctrl-C: its primary sends it SIGTERM.
+    process.on('SIGINT', () => (isWorker() ? undefined : stop('SIGINT')))
   })
 }

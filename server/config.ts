@@ -37,6 +37,26 @@ const storageUrl: Parser<string> = (raw, name) => {
   )
 }
 
+const redisUrl: Parser<string | null> = (raw, name) => {
+  if (raw === '') return null
+  if (/^rediss?:\/\/.+/.test(raw)) return raw
+  throw new ConfigError(`${name}: expected redis://HOST:PORT, got ${JSON.stringify(raw)}`)
+}
+
+const httpUrl: Parser<string | null> = (raw, name) => {
+  if (raw === '') return null
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(`${name}: expected an http:// or https:// URL, got ${JSON.stringify(raw)}`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name}: expected an http:// or https:// URL, got ${JSON.stringify(raw)}`)
+  }
+  return raw
+}
+
 const oneOf = <T extends string>(...values: T[]): Parser<T> => (raw, name) => {
   if ((values as string[]).includes(raw)) return raw as T
   throw new ConfigError(`${name}: expected one of ${values.join(', ')}, got ${JSON.stringify(raw)}`)
@@ -89,16 +109,28 @@ const MiB = 1024 * 1024
 export const optionTable = {
   host: spec('host', '127.0.0.1', 'Interface to listen on (0.0.0.0 for all).', text),
   port: spec('port', 1234, 'TCP port (0 picks a free one).', int(0, 65535)),
-  storage: spec('storage', 'memory', 'Where documents live: memory, sqlite:PATH, or postgres://… .', storageUrl),
+  storage: spec('storage', 'sqlite:./data/concord.db', 'Where documents live: sqlite:PATH (embedded; folders are created), postgres://USER@HOST/DB (several instances), or memory (lost on restart).', storageUrl),
   maxMessageBytes: spec('max-message-bytes', 32 * MiB, 'Largest accepted WebSocket message; larger closes with 1009.', int(1024), '33554432 (32 MiB)'),
   maxBufferedBytes: spec('max-buffered-bytes', 64 * MiB, 'Unsent bytes a connection may accumulate before it is closed as a slow consumer (1013).', int(1024), '67108864 (64 MiB)'),
   maxQueuedBytes: spec('max-queued-bytes', 4 * MiB, 'Bytes a client may send while its room is still loading; more closes with 1013.', int(1024), '4194304 (4 MiB)'),
   keepaliveMs: spec('keepalive-ms', 15_000, 'Send a keepalive frame to a connection that was sent nothing for this long.', int(100)),
   pingIntervalMs: spec('ping-interval-ms', 30_000, 'WebSocket ping interval; a peer that misses a pong is dropped.', int(100)),
   unloadAfterMs: spec('unload-after-ms', 30_000, 'Keep a room loaded this long after its last client left.', int(0)),
+  compactAfterUpdates: spec('compact-after-updates', 500, "Fold a room's update log into one snapshot once it holds this many updates.", int(1)),
+  compactAfterBytes: spec('compact-after-bytes', 4 * MiB, "Fold a room's update log into one snapshot once it holds this many bytes.", int(1), '4194304 (4 MiB)'),
+  initialContent: spec('initial-content', null as string | null, 'A UTF-8 text file every new (empty) room starts with, applied once even when joins or instances race. Use the same file on every instance.', optionalText, '(none)'),
+  initialContentField: spec('initial-content-field', 'codemirror', 'The Y.Text that --initial-content fills (the editor uses codemirror).', text),
+  shutdownTimeoutMs: spec('shutdown-timeout-ms', 10_000, 'On SIGTERM/SIGINT, give up flushing after this long and exit with code 1.', int(100)),
   logLevel: spec('log-level', 'info' as 'debug' | 'info' | 'warn' | 'error' | 'silent', 'Log level: debug, info, warn, error or silent.', oneOf('debug', 'info', 'warn', 'error', 'silent')),
   editor: spec('editor', true, 'Serve the collaborative editor at / (built into dist/editor).', bool),
   publicDir: spec('public-dir', null as string | null, 'Serve the editor from this folder instead of the built one.', optionalText, '(built editor)'),
+  metrics: spec('metrics', true, 'Collect metrics and serve them at /metrics (Prometheus text format).', bool),
+  api: spec('api', true, 'Serve the HTTP API for documents at /api/ (token-protected when auth is on).', bool),
+  textName: spec('text-name', 'codemirror', 'Name of the shared Y.Text that GET /api/rooms/<room>/text returns.', text),
+  readyTimeoutMs: spec('ready-timeout-ms', 2000, 'Time limit of each /readyz check (storage, Redis).', int(1, 60_000)),
+  webhookUrl: spec('webhook-url', null as string | null, 'POST {"room"} here (debounced) when a document changed.', httpUrl, '(off)'),
+  webhookSecret: spec('webhook-secret', null as string | null, 'HMAC-SHA256 key signing webhook bodies (X-Concord-Signature); required with --webhook-url.', optionalText, '(none)'),
+  webhookDebounceMs: spec('webhook-debounce-ms', 2000, 'Wait this long after a room\'s last change before calling the webhook (at most 10× this while edits continue).', int(0, 3_600_000)),
   authSecret: spec('auth-secret', null as string | null, 'HS256 secret (32+ bytes): every connection must bring a JWT signed with it (?token= or subprotocol).', secret, '(none: no auth)'),
   authPublicKey: spec('auth-public-key', null as string | null, 'PEM public key file (RSA, EC or Ed25519): every connection must bring a JWT signed by its private key.', optionalText, '(none)'),
   allowedOrigins: spec('allowed-origins', null as string[] | null, 'Origins browsers may connect from, comma-separated, or * for any; others get 403.', origins, '*'),
@@ -112,6 +144,11 @@ export const optionTable = {
   readOnlyAwareness: spec('read-only-awareness', true, 'Whether read-only connections may share awareness (cursor, name) with the room.', bool),
   tlsCert: spec('tls-cert', null as string | null, 'PEM certificate chain file: serve https:// and wss:// (needs --tls-key).', optionalText, '(none)'),
   tlsKey: spec('tls-key', null as string | null, 'PEM private key file for --tls-cert.', optionalText, '(none)'),
+  redis: spec('redis', null as string | null, 'Join a cluster through this Redis (redis://HOST:PORT): instances with the same Redis and prefix serve rooms together.', redisUrl, '(none)'),
+  redisPrefix: spec('redis-prefix', 'concord:', 'Prefix of the Redis channels, so several clusters can share one Redis.', text),
+  clusterSyncMs: spec('cluster-sync-ms', 5_000, 'How often instances compare each shared room to repair messages Redis dropped.', int(50)),
+  clusterHeartbeatMs: spec('cluster-heartbeat-ms', 2_000, 'Instance heartbeat interval; an instance silent for 3 intervals is dead and its users\' cursors are removed.', int(50)),
+  workers: spec('workers', 1, 'Run this many processes sharing the port, wired through --redis (needs shared storage).', int(1, 1024)),
 } satisfies Record<string, OptionSpec<unknown>>
 
 /// Names of the options.
@@ -152,6 +189,9 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv): 
       else raw = argv[++i]
     }
     config[key] = s.parse(raw, `--${s.flag}`)
+  }
+  if (config.webhookUrl !== null && config.webhookSecret === null) {
+    throw new ConfigError('--webhook-secret (CONCORD_WEBHOOK_SECRET) is required with --webhook-url: webhook bodies are signed')
   }
   return config as Config
 }

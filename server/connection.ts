@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws'
 import { CloseCode } from './closeCodes.js'
 import { backlog, frameInto, writeFrames } from './frames.js'
 import { TokenBucket } from './limits.js'
+import type { Traffic } from './metrics.js'
 import {
   ProtocolError, decodeFrame, encodeAck, encodeAuthDenied, encodeQueryAwareness, encodeSyncStep1, encodeSyncStep2,
   encodeUpdate, type Message,
@@ -125,6 +126,8 @@ export class Connection implements Peer {
     readonly ws: WebSocket,
     readonly info: ConnectionInfo,
     private readonly limits: ConnectionLimits,
+    /// Frame counters for metrics, shared by the server's connections.
+    private readonly traffic?: Traffic,
   ) {
     this.id = info.id
     this.readOnly = info.readOnly
@@ -156,6 +159,7 @@ export class Connection implements Peer {
     }
     this.pendingBytes += frameInto(this.pending, frame)
     this.bytesOut += frame.length
+    this.traffic?.sent(frame)
     this.sentSinceTick = true
   }
 
@@ -192,6 +196,7 @@ export class Connection implements Peer {
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closeCode !== null) return
     this.bytesIn += data.length
+    this.traffic?.received(data)
     if (!isBinary) {
       this.close(CloseCode.Malformed, 'text frames are not part of the protocol')
       return

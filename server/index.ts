@@ -4,7 +4,11 @@ export { resolveConfig, defaultConfig, optionTable, ConfigError, type Config } f
 export { CloseCode } from './closeCodes.js'
 export { memoryStorage } from './storage/memory.js'
 export { openStorage } from './storage/open.js'
-export type { Storage, AppendEntry } from './storage/types.js'
+export type { Storage, AppendEntry, CompactionResult, MergeUpdates } from './storage/types.js'
+export type { Authorize } from './api.js'
+export type { Readiness, ReadinessCheck, ReadinessReport } from './readiness.js'
+export type { Metrics } from './metrics.js'
+export { signature as webhookSignature } from './webhook.js'
 export * as protocol from './protocol.js'
 export {
   verifyToken, tokenOf, secretKey, publicKeyFile, roomMatches,

@@ -1,5 +1,6 @@
 // One room: a Yjs document, its awareness states and the peers connected to it. Knows the
 // protocol's rules (sync, relay, no echo, read-only) but nothing of sockets or HTTP.
+import { performance } from 'node:perf_hooks'
 import * as Y from 'yjs'
 import { Presence } from './presence.js'
 import {
@@ -36,6 +37,8 @@ export interface RoomHooks {
   empty(room: Room): void
   /// Called when an update could not be stored: the room must not pretend it was.
   failed(room: Room, error: unknown): void
+  /// Seconds one `Y.applyUpdate` took, for metrics.
+  applied?(seconds: number): void
 }
 
 interface PeerState {
@@ -109,7 +112,10 @@ export class Room {
     if (!this.peers.delete(peer)) return
     const removal = this.presence.remove(peer.awarenessIds)
     peer.awarenessIds.clear()
-    if (removal) this.relayAwareness(encodeAwareness(removal), peer)
+    if (removal) {
+      this.relayAwareness(encodeAwareness(removal), peer)
+      this.hooks.publish?.(this.name, 'awareness', removal)
+    }
     if (this.peers.size === 0) this.hooks.empty(this)
   }
 
@@ -167,12 +173,14 @@ export class Room {
   /// of this event-loop turn, stored, and published to other instances unless it came from
   /// one. Throws `ProtocolError` if the update is not valid Yjs.
   apply(update: Uint8Array, origin: Origin): void {
+    const start = performance.now()
     this.changed = false
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (error) {
       throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`)
     }
+    this.hooks.applied?.((performance.now() - start) / 1000)
     // An update that changed nothing (a reconnecting client's step 2 repeats its whole delete
     // set) is neither relayed nor stored again; it still counts for the sender's ack. What
     // Yjs holds pending (missing dependencies) counts as a change.

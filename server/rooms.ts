@@ -1,8 +1,12 @@
 // The registry of loaded rooms: loads each room once however many joins race (single
-// flight), unloads it after a grace period without peers, and routes storage failures.
+// flight), unloads it after a grace period without peers, asks for compaction when a room's
+// log grows past a threshold, and routes storage failures.
+import { performance } from 'node:perf_hooks'
 import { CloseCode } from './closeCodes.js'
+import type { RoomsCluster } from './cluster/redis.js'
 import { Room, type RoomHooks } from './room.js'
-import type { Storage } from './storage/types.js'
+import { compactor, type Compactor } from './storage/compaction.js'
+import type { CompactionResult, Storage } from './storage/types.js'
 import { writeBatcher, type WriteBatcher } from './writeBatcher.js'
 
 /// Options of the room registry.
@@ -12,29 +16,74 @@ export interface RoomsOptions {
   unloadAfterMs: number
   /// Forward updates and awareness to other instances.
   publish?: RoomHooks['publish']
+  /// Other instances sharing the rooms: told around each load and unload.
+  cluster?: RoomsCluster
   /// Report errors (storage failures) somewhere visible.
   log?: (message: string, error: unknown) => void
+  /// Told about loads, unloads and applied updates, for metrics.
+  observer?: RoomsObserver
+  /// Called once a change to a room is durably stored (the webhook).
+  stored?: (room: string) => void
+  /// Compact a room's log once this many updates were appended to it (default 500).
+  compactAfterUpdates?: number
+  /// Compact a room's log once this many bytes were appended to it (default 4 MiB).
+  compactAfterBytes?: number
+  /// Told about every compaction (for logs and metrics).
+  compacted?: (room: string, result: CompactionResult, ms: number) => void
+  /// A deterministic update (see storage/seed.ts) applied to, and stored in, every room that
+  /// loads empty.
+  seed?: Uint8Array
+}
+
+/// What the registry reports for metrics (times in seconds).
+export interface RoomsObserver {
+  loaded(seconds: number): void
+  unloaded(reason: 'idle' | 'failed'): void
+  applied?: RoomHooks['applied']
 }
 
 interface Entry {
   room: Room | null
   loading: Promise<Room> | null
   unloadTimer: NodeJS.Timeout | null
+  /// Log rows and bytes since the last compaction, as far as this instance knows.
+  logCount: number
+  logBytes: number
 }
 
 /// Loaded rooms of one server.
 export class Rooms {
   private readonly entries = new Map<string, Entry>()
   readonly writes: WriteBatcher
+  readonly compactor: Compactor
   private readonly hooks: RoomHooks
+  private readonly compactAfterUpdates: number
+  private readonly compactAfterBytes: number
 
   constructor(private readonly options: RoomsOptions) {
     this.writes = writeBatcher(options.storage)
+    this.compactAfterUpdates = options.compactAfterUpdates ?? 500
+    this.compactAfterBytes = options.compactAfterBytes ?? 4 * 1024 * 1024
+    this.compactor = compactor(options.storage, {
+      compacted: options.compacted,
+      failed: (room, error) => options.log?.(`compacting room ${JSON.stringify(room)} failed`, error),
+    })
     this.hooks = {
-      persist: (room, update) => this.writes.append(room, update),
+      persist: (room, update) => {
+        const written = this.writes.append(room, update)
+        if (update) {
+          const stored = options.stored
+          void written.then(() => {
+            this.grew(room, 1, update.length)
+            stored?.(room)
+          }, () => undefined)
+        }
+        return written
+      },
       publish: options.publish,
       empty: (room) => this.scheduleUnload(room),
       failed: (room, error) => this.fail(room, error),
+      applied: options.observer?.applied,
     }
   }
 
@@ -63,11 +112,12 @@ export class Rooms {
       if (entry.room) return Promise.resolve(entry.room)
       if (entry.loading) return entry.loading
     }
-    const fresh: Entry = { room: null, loading: null, unloadTimer: null }
-    fresh.loading = this.load(name).then(
+    const fresh: Entry = { room: null, loading: null, unloadTimer: null, logCount: 0, logBytes: 0 }
+    fresh.loading = this.load(name, fresh).then(
       (room) => {
         fresh.room = room
         fresh.loading = null
+        this.grew(name, 0, 0)
         return room
       },
       (error: unknown) => {
@@ -79,16 +129,55 @@ export class Rooms {
     return fresh.loading
   }
 
-  private async load(name: string): Promise<Room> {
-    const updates = await this.options.storage.load(name)
-    const room = new Room(name, this.hooks)
+  /// Let a room acquired without joining it (the HTTP API) unload once it has no peers.
+  release(room: Room): void {
+    if (room.peers.size === 0) this.scheduleUnload(room)
+  }
+
+  private async load(name: string, entry: Entry): Promise<Room> {
+    const start = performance.now()
+    const cluster = this.options.cluster
+    // Subscribe before loading so nothing published meanwhile is missed.
+    await cluster?.beforeLoad(name)
+    let updates: Uint8Array[]
     try {
-      room.restore(updates)
+      updates = await this.options.storage.load(name)
     } catch (error) {
-      room.destroy()
+      cluster?.left(name, null)
       throw error
     }
+    // The first update may be a snapshot: count the rest, so a room whose snapshot alone
+    // passes the byte threshold is not compacted again on every load.
+    entry.logCount = Math.max(0, updates.length - 1)
+    for (let i = 1; i < updates.length; i++) entry.logBytes += updates[i].length
+    const room = new Room(name, this.hooks)
+    const seed = updates.length === 0 ? this.options.seed : undefined
+    try {
+      room.restore(seed ? [seed] : updates)
+    } catch (error) {
+      room.destroy()
+      cluster?.left(name, null)
+      throw error
+    }
+    cluster?.loaded(room, (update) => this.writes.append(name, update))
+    this.options.observer?.loaded((performance.now() - start) / 1000)
+    // Stored before any client's update (the batch is in order), which may build on it.
+    if (seed) this.hooks.persist(name, seed).catch((error: unknown) => this.hooks.failed(room, error))
     return room
+  }
+
+  // A room's log grew (or was loaded): queue a compaction once it passes a threshold.
+  private grew(name: string, count: number, bytes: number): void {
+    const entry = this.entries.get(name)
+    if (!entry) return
+    entry.logCount += count
+    entry.logBytes += bytes
+    if (entry.logCount >= this.compactAfterUpdates || entry.logBytes >= this.compactAfterBytes) {
+      // Rows appended from here on may miss this compaction; they count towards the next.
+      entry.logCount = 0
+      entry.logBytes = 0
+      this.compactor.request(name)
+    }
   }
 
   private scheduleUnload(room: Room): void {
@@ -109,7 +198,9 @@ export class Rooms {
     await this.writes.drain().catch(() => undefined)
     if (room.peers.size > 0 || this.entries.get(room.name) !== entry) return
     this.entries.delete(room.name)
+    this.options.cluster?.left(room.name, room)
     room.destroy()
+    this.options.observer?.unloaded('idle')
   }
 
   // A store failed: what the room holds in memory is not all durable. Close its peers with a
@@ -120,14 +211,21 @@ export class Rooms {
     const entry = this.entries.get(room.name)
     if (!entry || entry.room !== room) return
     this.entries.delete(room.name)
+    this.options.cluster?.left(room.name, room)
     for (const peer of [...room.peers.keys()]) peer.close(CloseCode.TryAgainLater, 'storage failure')
     room.destroy()
+    this.options.observer?.unloaded('failed')
   }
 
   /// Flush every room and wait until storage has everything.
   async flushAll(): Promise<void> {
     for (const room of this.loaded()) room.flushNow()
     await this.writes.drain()
+  }
+
+  /// Stop compacting; resolves once a running compaction is over (it commits or not at all).
+  stopCompacting(): Promise<void> {
+    return this.compactor.stop()
   }
 
   /// Drop every room (after `flushAll`); timers are cleared.

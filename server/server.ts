@@ -7,19 +7,28 @@ import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { authenticator, chooseSubprotocol, publicKeyFile, secretKey, type AuthDecision, type Authenticate } from './auth.js'
+import { createApi } from './api.js'
+import {
+  authenticator, chooseSubprotocol, publicKeyFile, secretKey, tokenOf, verifyToken,
+  type AuthDecision, type Authenticate,
+} from './auth.js'
 import { CloseCode } from './closeCodes.js'
+import { createRedisCluster, type RedisCluster } from './cluster/redis.js'
 import { ConfigError, defaultConfig, type Config } from './config.js'
 import { Connection } from './connection.js'
 import { sendError, sendHealth } from './health.js'
 import { startHeartbeat } from './heartbeat.js'
 import { SlotCounter, clientIp, originAllowed } from './limits.js'
 import { createLogger, type Logger } from './log.js'
+import { createMetrics, timedStorage, type Metrics } from './metrics.js'
+import { createReadiness, sendReadiness, type Readiness, type ReadinessCheck } from './readiness.js'
 import { parseRoomName, queryOf } from './roomName.js'
 import { Rooms } from './rooms.js'
 import { defaultEditorDir, staticHandler } from './static.js'
 import { openStorage } from './storage/open.js'
+import { seedFromFile } from './storage/seed.js'
 import type { Storage } from './storage/types.js'
+import { createWebhook } from './webhook.js'
 
 /// Options of `createServer`: any option of the table, plus objects for embedders.
 export interface ServerOptions extends Partial<Config> {
@@ -28,8 +37,11 @@ export interface ServerOptions extends Partial<Config> {
   /// A logger; by default one at `logLevel` writing JSON to stdout.
   logger?: Logger
   /// Decide who may open which room, instead of (or on top of) tokens: runs for every
-  /// upgrade before any room is loaded. See `verifyToken` to check Concord tokens inside it.
+  /// upgrade before any room is loaded, and for every HTTP API request (room `**` for the
+  /// room list). See `verifyToken` to check Concord tokens inside it.
   authenticate?: Authenticate
+  /// Extra /readyz checks by name (the store's `ping` is added as `storage`).
+  readinessChecks?: Record<string, ReadinessCheck>
 }
 
 /// A running (or ready to run) Concord server.
@@ -37,8 +49,14 @@ export interface ConcordServer {
   readonly config: Config
   readonly http: http.Server
   readonly rooms: Rooms
+  /// The link to other instances (with `redis`); its `isReady()` belongs in /readyz.
+  readonly cluster: RedisCluster | null
   readonly connections: ReadonlySet<Connection>
   readonly log: Logger
+  /// This server's Prometheus metrics.
+  readonly metrics: Metrics
+  /// The /readyz checks; other parts (the Redis cluster) add theirs.
+  readonly readiness: Readiness
   /// Start listening; resolves with the bound address.
   listen(): Promise<AddressInfo>
   /// `ws://host:port` (or `wss://` with TLS) once listening.
@@ -46,6 +64,18 @@ export interface ConcordServer {
   /// Graceful stop: refuse new connections, close clients with 1012 (reconnect elsewhere),
   /// store every pending update, close the store.
   close(): Promise<void>
+}
+
+/// A room name only a token granting `**` matches (no realistic pattern has 300 segments).
+const EVERY_ROOM_PROBE = Array.from({ length: 300 }, () => '\u0000').join('/')
+
+/// Read the file an option names; a missing or unusable file is a configuration error.
+function fromFile<T>(option: string, path: string, read: (path: string) => T): T {
+  try {
+    return read(path)
+  } catch (error) {
+    throw new ConfigError(`--${option}: cannot use ${JSON.stringify(path)}: ${(error as Error).message}`)
+  }
 }
 
 /// Refuse an upgrade with an HTTP status before any WebSocket exists.
@@ -68,21 +98,65 @@ function destroyOnError(this: Duplex): void {
 export async function createServer(options: ServerOptions = {}): Promise<ConcordServer> {
   const config: Config = { ...defaultConfig(), ...options }
   const log = options.logger ?? createLogger(config.logLevel)
-  const storage = options.store ?? (await openStorage(config.storage))
-  const rooms = new Rooms({
+  const connections = new Set<Connection>()
+  const metrics = createMetrics({ connections: () => connections.size, roomsLoaded: () => rooms.size })
+  const webhook = config.webhookUrl && config.webhookSecret
+    ? createWebhook({ url: config.webhookUrl, secret: config.webhookSecret, debounceMs: config.webhookDebounceMs, log })
+    : null
+  // With --metrics false nothing is timed or counted on the hot paths.
+  const store = options.store ?? (await openStorage(config.storage))
+  const storage = config.metrics ? timedStorage(store, metrics) : store
+  const cluster = config.redis
+    ? await createRedisCluster({
+        url: config.redis,
+        prefix: config.redisPrefix,
+        syncIntervalMs: config.clusterSyncMs,
+        heartbeatMs: config.clusterHeartbeatMs,
+        log: { info: (msg) => log.info(msg), warn: (obj, msg) => log.warn(obj, msg) },
+      })
+    : null
+  const seed = config.initialContent ? seedFromFile(config.initialContent, config.initialContentField) : undefined
+  const rooms: Rooms = new Rooms({
     storage,
     unloadAfterMs: config.unloadAfterMs,
+    publish: cluster?.publish,
+    cluster: cluster ?? undefined,
+    compactAfterUpdates: config.compactAfterUpdates,
+    compactAfterBytes: config.compactAfterBytes,
     log: (message, error) => log.error({ err: error }, message),
+    observer: config.metrics ? metrics : undefined,
+    stored: webhook ? (room) => webhook.changed(room) : undefined,
+    compacted: (room, result, ms) => log.debug({ room, ...result, ms: Math.round(ms) }, 'compacted'),
+    seed,
   })
-  const connections = new Set<Connection>()
+  const readiness = createReadiness(config.readyTimeoutMs)
+  readiness.add('storage', () => storage.ping())
+  if (cluster) readiness.add('redis', async () => { if (!cluster.isReady()) throw new Error('not connected to Redis') })
+  for (const [name, check] of Object.entries(options.readinessChecks ?? {})) readiness.add(name, check)
   const instance = randomBytes(3).toString('hex')
   let nextId = 1
   let closing = false
   const startedAt = Date.now()
 
-  const authenticate = authenticator({
-    authenticate: options.authenticate,
-    key: config.authPublicKey ? publicKeyFile(config.authPublicKey) : config.authSecret ? secretKey(config.authSecret) : null,
+  const key = config.authPublicKey ? fromFile('auth-public-key', config.authPublicKey, publicKeyFile) : config.authSecret ? secretKey(config.authSecret) : null
+  const authenticate = authenticator({ authenticate: options.authenticate, key })
+  // The HTTP API asks the same question with the token in `Authorization: Bearer …` (or
+  // ?token=). The room list is a question about every room: the pseudo-room `**` for a hook;
+  // for tokens, a name of 300 segments that only a `**` grant covers.
+  const api = createApi({
+    rooms,
+    authorize(req, room) {
+      if (options.authenticate) return options.authenticate(req, room ?? '**')
+      if (!key) return authenticate(req, room ?? '**')
+      const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')
+      return verifyToken(bearer ? bearer[1] : tokenOf(req), room ?? EVERY_ROOM_PROBE, key)
+    },
+    textName: config.textName,
+    maxBodyBytes: config.maxMessageBytes,
+    maxRooms: config.maxRooms,
+    closing: () => closing,
+    refused: (status) => metrics.refused('http', status),
+    log,
   })
   if ((config.tlsCert === null) !== (config.tlsKey === null)) throw new ConfigError('--tls-cert and --tls-key go together')
   const perIp = new SlotCounter(config.maxConnectionsPerIp)
@@ -96,7 +170,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     handleProtocols: (offered) => chooseSubprotocol(offered),
   })
   const server = config.tlsCert && config.tlsKey
-    ? https.createServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }, (req, res) => handleRequest(req, res))
+    ? https.createServer({ cert: fromFile('tls-cert', config.tlsCert, readFileSync), key: fromFile('tls-key', config.tlsKey, readFileSync) }, (req, res) => handleRequest(req, res))
     : http.createServer((req, res) => handleRequest(req, res))
   const stopHeartbeat = startHeartbeat(connections, config)
   const serveEditor = config.editor ? staticHandler(config.publicDir ?? defaultEditorDir()) : null
@@ -105,6 +179,27 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     const path = (req.url ?? '/').split('?', 1)[0]
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       sendHealth(res, startedAt, { rooms: rooms.size, connections: connections.size })
+      return
+    }
+    if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      void sendReadiness(res, readiness, closing)
+      return
+    }
+    if (path === '/metrics' && config.metrics && req.method === 'GET') {
+      metrics.render().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' })
+          res.end(text)
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'metrics failed')
+          sendError(res, 500, 'metrics failed')
+        },
+      )
+      return
+    }
+    if (config.api && path.startsWith('/api/')) {
+      void api(req, res, path)
       return
     }
     if (serveEditor && (req.method === 'GET' || req.method === 'HEAD')) return serveEditor(req, res)
@@ -143,7 +238,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
         log.error({ err: decision, ip, room }, 'authenticate failed')
         return refuseAndRelease(500, 'authentication failed')
       }
-      if (!decision.ok) return refuseAndRelease(decision.status, decision.reason)
+      if (!decision.ok) {
+        metrics.refused('websocket', decision.status)
+        return refuseAndRelease(decision.status, decision.reason)
+      }
       if (closing) return refuseAndRelease(503, 'server is shutting down')
       if (socket.destroyed) return perIp.release(ip)
       if (config.maxRooms > 0 && !rooms.get(room) && rooms.size >= config.maxRooms) {
@@ -197,18 +295,23 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
         expiresAt: decision.expiresAt ?? null,
       },
       config,
+      config.metrics ? metrics.traffic : undefined,
     )
     connections.add(conn)
-    const connLog = log.child({ conn: conn.id, room, user: decision.user ?? undefined })
-    connLog.debug({ access: decision.access, origin: req.headers.origin }, 'open')
+    metrics.opened()
+    const connLog = log.child({ conn: conn.id, room, user: decision.user })
+    connLog.info({ ip, access: decision.access, origin: req.headers.origin }, 'open')
     ws.on('error', (error) => connLog.debug({ err: error }, 'socket error'))
     ws.on('close', (code) => {
       connections.delete(conn)
       perIp.release(ip)
       perRoom.release(room)
       conn.closed(code)
+      // Our code when the server closed it, the peer's otherwise (1006: no close frame).
+      const closeCode = conn.closeCode ?? code
+      metrics.closed(closeCode)
       connLog.info(
-        { code, durationMs: Date.now() - conn.openedAt, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut },
+        { code: closeCode, durationMs: Date.now() - conn.openedAt, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut },
         'close',
       )
     })
@@ -222,12 +325,16 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   }
 
   let url = ''
+  let closed: Promise<void> | null = null
   return {
     config,
     http: server,
     rooms,
+    cluster,
     connections,
     log,
+    metrics,
+    readiness,
     get url() { return url },
     listen() {
       return new Promise((resolve, reject) => {
@@ -241,22 +348,32 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
         })
       })
     },
-    async close() {
-      if (closing) return
-      closing = true
-      stopHeartbeat()
-      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
-      for (const conn of connections) conn.close(CloseCode.ServiceRestart, 'server restarting')
-      await rooms.flushAll().catch((error: unknown) => log.error({ err: error }, 'final flush failed'))
-      // Give clients a moment to complete the closing handshake, then cut the rest.
-      const deadline = Date.now() + 2000
-      while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-      for (const conn of connections) conn.ws.terminate()
-      rooms.destroyAll()
-      wss.close()
-      server.closeAllConnections()
-      await serverClosed
-      if (!options.store) await storage.close() // an embedder's store stays theirs
+    close() {
+      closed ??= shutdown()
+      return closed
     },
+  }
+
+  // Stop accepting, tell clients to reconnect (1012: their unacknowledged updates are
+  // re-sent to whichever instance they reach), store what the rooms hold, close the store.
+  // The CLI bounds the whole with --shutdown-timeout-ms.
+  async function shutdown(): Promise<void> {
+    closing = true
+    stopHeartbeat()
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
+    for (const conn of connections) conn.close(CloseCode.ServiceRestart, 'server restarting')
+    await rooms.flushAll().catch((error: unknown) => log.error({ err: error }, 'final flush failed'))
+    await rooms.stopCompacting()
+    await cluster?.close() // after the flush: peers need not store anything of ours
+    // Give clients a moment to complete the closing handshake, then cut the rest.
+    const deadline = Date.now() + Math.min(2000, config.shutdownTimeoutMs / 2)
+    while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    for (const conn of connections) conn.ws.terminate()
+    rooms.destroyAll()
+    await webhook?.close()
+    wss.close()
+    server.closeAllConnections()
+    await serverClosed
+    if (!options.store) await storage.close() // an embedder's store stays theirs
   }
 }

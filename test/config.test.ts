@@ -8,7 +8,7 @@ describe('resolveConfig', () => {
   test('no flags and no environment give the defaults', () => {
     const config = resolveConfig([], {})
     expect(config).toEqual(defaultConfig())
-    expect(config).toMatchObject({ host: '127.0.0.1', port: 1234, storage: 'memory', keepaliveMs: 15_000 })
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 1234, storage: 'sqlite:./data/concord.db', keepaliveMs: 15_000 })
   })
 
   test('every option has a CONCORD_* variable named after its flag', () => {

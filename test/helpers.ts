@@ -10,7 +10,7 @@ import {
 
 /// Start a server on a free port of 127.0.0.1, silent unless told otherwise.
 export async function startServer(options: ServerOptions = {}): Promise<ConcordServer> {
-  const server = await createServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', editor: false, ...options })
+  const server = await createServer({ host: '127.0.0.1', port: 0, storage: 'memory', logLevel: 'silent', editor: false, ...options })
   await server.listen()
   return server
 }

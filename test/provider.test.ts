@@ -61,6 +61,7 @@ function gatedStore(): { store: Storage; hold(): void; release(): void } {
         if (held) await new Promise<void>((resolve) => waiting.push(resolve))
         await inner.append(entries)
       },
+      ping: () => inner.ping(),
       close: () => inner.close(),
     },
     hold() { held = true },

@@ -1,0 +1,89 @@
+// Compaction: folding a room's log into one snapshot update. Rooms ask for it when their log
+// passes a count or byte threshold; one compaction runs at a time, so the synchronous part
+// (merging with Yjs) blocks the event loop for one room's merge at most, never for a queue.
+import * as Y from 'yjs'
+import { workerMerge } from './mergeWorker.js'
+import type { CompactionResult, Storage } from './types.js'
+
+/// Fold updates into one: applied to a fresh garbage-collecting document, so deleted
+/// content is dropped (unlike `Y.mergeUpdates`, which keeps it).
+export function mergeToSnapshot(updates: Uint8Array[]): Uint8Array {
+  const doc = new Y.Doc({ gc: true })
+  try {
+    doc.transact(() => {
+      for (const u of updates) Y.applyUpdate(doc, u)
+    })
+    return Y.encodeStateAsUpdate(doc)
+  } finally {
+    doc.destroy()
+  }
+}
+
+/// Runs compactions one after another.
+export interface Compactor {
+  /// Queue a room (once, however often asked while it waits).
+  request(room: string): void
+  /// Resolves when the queue is empty and nothing runs.
+  idle(): Promise<void>
+  /// Stop taking work and abandon a compaction in progress; resolves when it is over.
+  stop(): Promise<void>
+}
+
+/// What the compactor reports.
+export interface CompactorEvents {
+  compacted?(room: string, result: CompactionResult, ms: number): void
+  failed?(room: string, error: unknown): void
+}
+
+/// A compactor over a store; a store without `compact` makes requests no-ops. Large merges
+/// run on a worker thread (see mergeWorker.ts).
+export function compactor(storage: Storage, events: CompactorEvents = {}): Compactor {
+  const merger = workerMerge()
+  const queue = new Set<string>()
+  let running: Promise<void> | null = null
+  let stopped = false
+
+  async function run(): Promise<void> {
+    for (;;) {
+      const room = queue.values().next()
+      if (room.done || stopped) return
+      queue.delete(room.value)
+      const started = performance.now()
+      try {
+        const result = await storage.compact!(room.value, merger.merge)
+        events.compacted?.(room.value, result, performance.now() - started)
+      } catch (error) {
+        if (!stopped) events.failed?.(room.value, error) // else: abandoned by stop()
+      }
+      // Let sockets and other rooms' writes through between two rooms.
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+  }
+
+  function start(): void {
+    if (running || stopped) return
+    running = run().finally(() => {
+      running = null
+      if (queue.size && !stopped) start()
+    })
+  }
+
+  return {
+    request(room) {
+      if (stopped || !storage.compact) return
+      queue.add(room)
+      start()
+    },
+    async idle() {
+      while (running) await running
+    },
+    async stop() {
+      stopped = true
+      queue.clear()
+      // Stopping the worker fails a merge in progress: that compaction then commits
+      // nothing, which is safe (it is atomic), and shutdown does not wait for a big merge.
+      await merger.close()
+      while (running) await running
+    },
+  }
+}
