@@ -3,6 +3,7 @@
 // bytes, and the mapping of errors to close codes.
 import type { WebSocket } from 'ws'
 import { CloseCode } from './closeCodes.js'
+import { backlog, frameInto, writeFrames } from './frames.js'
 import { TokenBucket } from './limits.js'
 import type { Traffic } from './metrics.js'
 import {
@@ -79,6 +80,20 @@ function clampReason(reason: string): string {
   return out + '…'
 }
 
+// Connections with frames waiting: written once the current callback (a received message, a
+// room's flush) is done, so a socket gets one write for all it was sent in it.
+let outbox: Connection[] = []
+let outboxScheduled = false
+
+function writeOutbox(): void {
+  outboxScheduled = false
+  while (outbox.length > 0) {
+    const batch = outbox
+    outbox = []
+    for (const conn of batch) conn.writePending()
+  }
+}
+
 /// A live client connection.
 export class Connection implements Peer {
   readonly id: string
@@ -86,8 +101,10 @@ export class Connection implements Peer {
   readonly wantsAck: boolean
   readonly awarenessIds = new Set<number>()
   readonly openedAt = Date.now()
-  /// Time of the last frame sent, for the keepalive.
+  /// Time of the last frame sent, for the keepalive, to the heartbeat's precision: `send`
+  /// only raises `sentSinceTick` (no clock read per frame) and the heartbeat moves this on.
   lastSentAt = Date.now()
+  sentSinceTick = false
   /// Cleared on each ping, set by the pong: false at the next ping means a dead peer.
   alive = true
   bytesIn = 0
@@ -97,6 +114,9 @@ export class Connection implements Peer {
   /// Frames waiting for the room to load or for the rate limit; handled in order.
   private queue: Uint8Array[] = []
   private queuedBytes = 0
+  /// Frames sent in the current callback and not yet written (null: none).
+  private pending: Uint8Array[] | null = null
+  private pendingBytes = 0
   private readonly bucket: TokenBucket
   /// Set while the client is over its rate: the socket is paused until it fires.
   private throttle: NodeJS.Timeout | null = null
@@ -129,17 +149,35 @@ export class Connection implements Peer {
 
   send(frame: Uint8Array): void {
     if (!this.open) return
-    // Judge the backlog before this frame: a single frame above the limit (a big document's
-    // sync step 2) must reach a healthy peer; a peer that has not taken what it had is slow.
-    // The queue stays below the limit plus one frame.
-    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
+    if (this.pending === null) {
+      this.pending = []
+      outbox.push(this)
+      if (!outboxScheduled) {
+        outboxScheduled = true
+        process.nextTick(writeOutbox)
+      }
+    }
+    this.pendingBytes += frameInto(this.pending, frame)
+    this.bytesOut += frame.length
+    this.traffic?.sent(frame)
+    this.sentSinceTick = true
+  }
+
+  /// Write what was sent during this callback. A peer that has not taken what it was given
+  /// before (more than the limit still unsent) is a slow consumer: closed instead. A single
+  /// frame above the limit (a big document's sync step 2) still reaches a healthy peer.
+  writePending(checkBacklog = true): void {
+    const parts = this.pending
+    if (parts === null) return
+    const bytes = this.pendingBytes
+    this.pending = null
+    this.pendingBytes = 0
+    if (!this.open) return
+    if (checkBacklog && backlog(this.ws) > this.limits.maxBufferedBytes) {
       this.close(CloseCode.TryAgainLater, 'slow consumer: too many unsent bytes')
       return
     }
-    this.ws.send(frame)
-    this.bytesOut += frame.length
-    this.traffic?.sent(frame)
-    this.lastSentAt = Date.now()
+    writeFrames(this.ws, parts, bytes)
   }
 
   /// Join the loaded room and handle the frames that waited for it.
@@ -194,7 +232,8 @@ export class Connection implements Peer {
         return
       }
       const accepted = this.readOnly && !this.limits.readOnlyAwareness ? withoutAwareness(frame, messages) : frame
-      if (accepted) this.room?.receive(this, accepted)
+      if (accepted === frame) this.room?.receiveMessages(this, messages)
+      else if (accepted) this.room?.receive(this, accepted)
       // Over the rate: stop reading from the socket (TCP pushes back on the client) until
       // the bucket has refilled. Nothing is dropped; the client is only slowed down.
       const wait = this.bucket.take(price)
@@ -216,6 +255,7 @@ export class Connection implements Peer {
   /// Close with a code and reason; the room forgets this peer at once.
   close(code: number, reason: string): void {
     if (this.closeCode !== null) return
+    this.writePending(false) // what it was sent before goes out before the close frame
     this.closeCode = code
     this.leaveRoom()
     this.ws.close(code, clampReason(reason))

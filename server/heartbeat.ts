@@ -15,8 +15,12 @@ export interface HeartbeatOptions {
 export function startHeartbeat(connections: ReadonlySet<Connection>, options: HeartbeatOptions): () => void {
   const tickMs = Math.max(50, Math.min(options.keepaliveMs, options.pingIntervalMs) / 4)
   let lastPing = Date.now()
+  let lastTick = lastPing
   const timer = setInterval(() => {
     const now = Date.now()
+    // A connection that was sent something since the last tick was sent it after that tick.
+    const previousTick = lastTick
+    lastTick = now
     const ping = now - lastPing >= options.pingIntervalMs
     if (ping) lastPing = now
     for (const conn of connections) {
@@ -29,7 +33,14 @@ export function startHeartbeat(connections: ReadonlySet<Connection>, options: He
         conn.alive = false
         conn.ws.ping()
       }
-      if (now - conn.lastSentAt >= options.keepaliveMs) conn.send(KEEPALIVE_FRAME)
+      if (conn.sentSinceTick) {
+        conn.sentSinceTick = false
+        conn.lastSentAt = previousTick
+      } else if (now - conn.lastSentAt >= options.keepaliveMs) {
+        conn.send(KEEPALIVE_FRAME)
+        conn.sentSinceTick = false
+        conn.lastSentAt = now
+      }
     }
   }, tickMs)
   timer.unref()

@@ -48,7 +48,7 @@ export function decodeAwareness(update: Uint8Array): Array<{ client: number; clo
     let state: Uint8Array | null = null
     if (!isNull(json)) {
       checkState(json)
-      state = json.slice() // copy: do not pin the whole received frame in memory
+      state = Uint8Array.prototype.slice.call(json) // a copy (Buffer#slice is a view): do not pin the received frame
     }
     entries.push({ client, clock, state })
   }

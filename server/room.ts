@@ -80,6 +80,9 @@ export class Room {
   private cache: StateCache | null = null
   /// Updates applied this event-loop turn, in order, broadcast together by `flush`.
   private outgoing: Array<{ origin: Origin; update: Uint8Array }> = []
+  /// Awareness messages received this turn, relayed by `flush` with the updates, so that a
+  /// receiver gets everything of one turn in one write.
+  private awarenessOut: Array<{ origin: Peer; message: Uint8Array }> = []
   private flushScheduled = false
   private destroyed = false
   /// Whether the last transaction changed the document (Yjs' own test before an 'update').
@@ -119,9 +122,15 @@ export class Room {
   /// Handle one frame from a peer. Throws `ProtocolError` for malformed input; the caller
   /// closes that peer. Nothing of a malformed frame is applied.
   receive(peer: Peer, frame: Uint8Array): void {
+    this.receiveMessages(peer, decodeFrame(frame))
+  }
+
+  /// Handle the messages of one frame, already decoded whole by `decodeFrame` (a caller that
+  /// decoded the frame for its own checks need not have it decoded twice).
+  receiveMessages(peer: Peer, messages: readonly Message[]): void {
     const state = this.peers.get(peer)
     if (!state) return
-    for (const message of decodeFrame(frame)) this.handle(peer, state, message)
+    for (const message of messages) this.handle(peer, state, message)
   }
 
   private handle(peer: Peer, state: PeerState, message: Message): void {
@@ -144,7 +153,8 @@ export class Room {
         for (const id of change.set) peer.awarenessIds.add(id)
         for (const id of change.removed) peer.awarenessIds.delete(id)
         // The received bytes are already an encoded awareness message: relay them as they are.
-        this.relayAwareness(message.raw, peer)
+        this.awarenessOut.push({ origin: peer, message: message.raw })
+        this.scheduleFlush()
         this.hooks.publish?.(this.name, 'awareness', message.update)
         return
       }
@@ -178,10 +188,13 @@ export class Room {
     const useful = this.changed || pendingStructs !== null || pendingDs !== null
     if (useful) this.version++
     this.outgoing.push({ origin, update: useful ? update : NO_CHANGE })
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => this.flush())
-    }
+    this.scheduleFlush()
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => this.flush())
   }
 
   /// Broadcast, store and publish this turn's updates: one merged update per origin,
@@ -216,6 +229,10 @@ export class Room {
         (error: unknown) => this.hooks.failed(this, error),
       )
     }
+    const awareness = this.awarenessOut
+    this.awarenessOut = []
+    // A peer that left meanwhile had its states removed (and the removal relayed): skip it.
+    for (const { origin, message } of awareness) if (this.peers.has(origin)) this.relayAwareness(message, origin)
   }
 
   /// Apply an awareness update from another instance and relay it to local peers.
@@ -255,12 +272,12 @@ export class Room {
 
   /// Whether updates are waiting to be broadcast and stored.
   get idle(): boolean {
-    return this.outgoing.length === 0
+    return this.outgoing.length === 0 && this.awarenessOut.length === 0
   }
 
   /// Broadcast and store what is pending now instead of at the end of the turn.
   flushNow(): void {
-    if (this.outgoing.length) this.flush()
+    if (!this.idle) this.flush()
   }
 
   /// Free the document. The room must have no peers.

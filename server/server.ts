@@ -87,6 +87,13 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
   )
 }
 
+// A socket error before or after the upgrade just ends that socket. A plain function, not a
+// closure: a closure here would keep the upgrade's whole scope (the request and its headers)
+// alive for as long as the connection lasts.
+function destroyOnError(this: Duplex): void {
+  this.destroy()
+}
+
 /// Create a server. Nothing listens until `listen()`.
 export async function createServer(options: ServerOptions = {}): Promise<ConcordServer> {
   const config: Config = { ...defaultConfig(), ...options }
@@ -202,7 +209,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   // Every check happens before the upgrade and before any room is loaded: a refused client
   // costs a few header reads and, with auth, one signature check.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy())
+    socket.on('error', destroyOnError)
     const url = req.url ?? '/'
     const ip = clientIp(req, config.trustProxy)
     const refuse = (status: number, reason: string, room?: string) => {

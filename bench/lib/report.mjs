@@ -1,0 +1,103 @@
+// Renders the results as markdown: one table per scenario with ratios against the raw relay
+// and the best peer, then Concord's targets (issue 9) as pass/fail.
+const fmt = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(digits)) : String(v))
+const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : null)
+const x = (r) => (r === null ? '–' : `${r.toFixed(2)}×`)
+
+function best(results, servers, metric, lowerIsBetter) {
+  let value = null
+  for (const [name, r] of Object.entries(results)) {
+    if (!servers[name]?.peer || r.error) continue
+    const v = metric(r)
+    if (typeof v !== 'number') continue
+    if (value === null || (lowerIsBetter ? v < value : v > value)) value = v
+  }
+  return value
+}
+
+function table(header, rows) {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+const TITLES = {
+  typing: (p) => `typing: ${p.rooms} rooms × ${p.clients} clients, ${p.writers} writers per room at ${p.rate} keystrokes/s, ${p.duration} s`,
+  fanout: (p) => `fan-out: ${p.rooms} rooms × ${p.clients} clients, ${p.writers} writers per room, window ${p.window} unseen keystrokes per writer, ${p.duration} s`,
+  awareness: (p) => `awareness: ${p.rooms} rooms × ${p.clients} clients, each moving its cursor ${p.rate}×/s, ${p.duration} s`,
+  join: (p) => `join: ${p.clients} clients join at once a room holding a ${p.edits}-edit document (median of ${p.rounds} rounds)`,
+  idle: (p) => `idle: ${p.conns} connections over ${p.rooms} rooms (RSS after a full GC)`,
+}
+
+/// The whole report.
+export function renderReport({ results, params, servers, machine, command, date }) {
+  const out = [`## Concord benchmark (${date})`, '', `Machine: ${machine}.  `, `Command: \`${command}\``, '']
+  const targets = []
+  let genMax = 0
+  for (const [scenario, byServer] of Object.entries(results)) {
+    out.push(`### ${TITLES[scenario](params[scenario])}`, '')
+    const rawR = byServer.raw
+    const names = Object.keys(byServer)
+    const errors = names.filter((n) => byServer[n].error).map((n) => `${servers[n].label}: ${byServer[n].error.split('\n')[0]}`)
+    for (const r of Object.values(byServer)) if (typeof r.genCpuPct === 'number') genMax = Math.max(genMax, r.genCpuPct)
+    if (scenario === 'join') {
+      const bestMs = best(byServer, servers, (r) => r.joinMs, true)
+      const bestCpu = best(byServer, servers, (r) => r.joinCpuMs, true)
+      out.push(table(['server', 'join time ms', '× best peer', 'join CPU ms', '× best peer', 'state KB', 'peak RSS MB', 'echoes', 'converged', 'generator CPU %'],
+        names.filter((n) => !byServer[n].error).map((n) => {
+          const r = byServer[n]
+          if (r.skipped) return [servers[n].label, `n/a (${r.skipped})`, '', '', '', '', fmt(r.peakRssMB), '', '', '']
+          return [servers[n].label, fmt(r.joinMs), x(ratio(r.joinMs, bestMs)), fmt(r.joinCpuMs), x(ratio(r.joinCpuMs, bestCpu)), fmt(r.stateKB), fmt(r.peakRssMB), fmt(r.echoes), r.converged ? 'yes' : '**no**', fmt(r.genCpuPct)]
+        })))
+      const c = byServer.concord
+      if (c && !c.error) {
+        targets.push(['join time ≤ 0.5× best peer', ratio(c.joinMs, bestMs), 0.5])
+        targets.push(['join CPU ≤ 0.5× best peer', ratio(c.joinCpuMs, bestCpu), 0.5])
+      }
+    } else if (scenario === 'idle') {
+      const bestKb = best(byServer, servers, (r) => r.kbPerConn, true)
+      out.push(table(['server', 'KB per connection', '× raw', '× best peer', 'KB per room', 'RSS base MB', 'RSS full MB', 'peak RSS MB', 'open at end', 'echoes'],
+        names.filter((n) => !byServer[n].error).map((n) => {
+          const r = byServer[n]
+          return [servers[n].label, fmt(r.kbPerConn), x(ratio(r.kbPerConn, rawR?.kbPerConn)), x(ratio(r.kbPerConn, bestKb)), fmt(r.kbPerRoom), fmt(r.baseMB), fmt(r.fullMB), fmt(r.peakRssMB), `${r.open}`, fmt(r.echoes)]
+        })))
+      const c = byServer.concord
+      if (c && !c.error) targets.push(['idle KB/conn ≤ 1.1× raw relay', ratio(c.kbPerConn, rawR?.kbPerConn), 1.1])
+    } else {
+      const bestUs = best(byServer, servers, (r) => r.usPerUpdate, true)
+      const bestRate = best(byServer, servers, (r) => r.updatesPerSec, false)
+      const bestP99 = best(byServer, servers, (r) => r.latencyMs?.p99, true)
+      out.push(table(['server', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'server CPU s', 'µs/update', '× raw', '× best peer', 'peak RSS MB', 'echoes', 'lost', 'converged', 'generator CPU %'],
+        names.filter((n) => !byServer[n].error).map((n) => {
+          const r = byServer[n]
+          const l = r.latencyMs ?? {}
+          return [servers[n].label, fmt(r.updatesPerSec), fmt(l.p50, 2), fmt(l.p95, 2), fmt(l.p99, 2), fmt(l.max, 2), fmt(r.serverCpuSec, 2), fmt(r.usPerUpdate, 2),
+            x(ratio(r.usPerUpdate, rawR?.usPerUpdate)), x(ratio(r.usPerUpdate, bestUs)), fmt(r.peakRssMB), fmt(r.echoes), fmt(r.lost), r.converged ? 'yes' : '**no**', fmt(r.genCpuPct)]
+        })))
+      const c = byServer.concord
+      if (c && !c.error) {
+        if (scenario === 'typing') {
+          targets.push(['typing µs/update ≤ 1.1× raw relay', ratio(c.usPerUpdate, rawR?.usPerUpdate), 1.1])
+          targets.push(['typing p99 ≤ best peer', ratio(c.latencyMs?.p99, bestP99), 1])
+        } else if (scenario === 'fanout') {
+          targets.push(['fan-out µs/update ≤ 0.7× Hocuspocus', ratio(c.usPerUpdate, byServer.hocuspocus?.usPerUpdate), 0.7])
+          targets.push(['fan-out delivered/s ≥ best peer', ratio(bestRate, c.updatesPerSec), 1])
+        } else targets.push(['awareness µs/update ≤ 1.1× raw relay', ratio(c.usPerUpdate, rawR?.usPerUpdate), 1.1])
+      }
+    }
+    if (errors.length) out.push('', ...errors.map((e) => `- error: ${e}`))
+    out.push('')
+  }
+  const concord = Object.values(results).map((s) => s.concord).filter((r) => r && !r.error && !r.skipped)
+  if (concord.length) {
+    out.push('### Concord against the targets of issue 9', '')
+    const rows = targets.map(([name, r, limit]) => [name, r === null ? '–' : (name.includes('delivered/s') ? `best peer / Concord = ${r.toFixed(2)}` : `${r.toFixed(2)}×`), r === null ? '–' : r <= limit ? 'pass' : '**fail**'])
+    const echoes = concord.reduce((n, r) => n + (r.echoes ?? 0), 0)
+    rows.push(['zero echoes', String(echoes), echoes === 0 ? 'pass' : '**fail**'])
+    const conv = concord.every((r) => r.converged)
+    rows.push(['converged everywhere', conv ? 'yes' : 'no', conv ? 'pass' : '**fail**'])
+    out.push(table(['target', 'measured', ''], rows), '')
+  }
+  out.push(genMax > 90
+    ? `**The load generator reached ${genMax}% of its core: figures where it did may be generator-bound.**`
+    : `The load generator peaked at ${genMax}% of its core, so it was not the bottleneck.`)
+  return out.join('\n')
+}

@@ -1,0 +1,436 @@
+// The load generator: one process, pinned to its own core by run.mjs, drives one scenario
+// against one server and prints one JSON line of figures. Writers' keystrokes are generated
+// before the clock starts; only one receiver per room holds a full Y.Doc (for the
+// convergence check); every receiver counts deliveries, latencies and echoes.
+import * as Y from 'yjs'
+import { LeanSocket, frameBinary } from './lib/wsclient.mjs'
+import { Cursor, awarenessMsg, awarenessUpdate, dialect, readMessages, syncStep1, syncUpdate } from './lib/wire.mjs'
+import { Histogram, cpuSeconds, memoryKB } from './lib/measure.mjs'
+
+const cfg = JSON.parse(process.argv[2])
+const D = dialect(cfg.dialect)
+const EMPTY_SV = Y.encodeStateVector(new Y.Doc())
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+// ---- shared counters -----------------------------------------------------------------
+const S = {
+  hist: new Histogram(),
+  delivered: 0,
+  echoFrames: 0,
+  echoUpdates: 0,
+  lastDelivery: 0,
+  closedUnexpectedly: 0,
+}
+/// Send times: writer or awareness client id → time of clock k at index k.
+const sentAt = new Map()
+/// Writers by Yjs client id, for the fan-out window.
+const writersById = new Map()
+
+// Updates repeat byte for byte across the receivers of a room: parse each once.
+const metaCache = new Map()
+function metaOf(payload) {
+  const small = payload.length <= 4096
+  const key = small ? payload.toString('latin1') : null
+  if (small) {
+    const hit = metaCache.get(key)
+    if (hit) return hit
+  }
+  const { from, to } = Y.parseUpdateMeta(payload)
+  const meta = []
+  for (const [client, clock] of from) meta.push(client, clock, to.get(client))
+  if (small) {
+    if (metaCache.size > 20000) metaCache.clear()
+    metaCache.set(key, meta)
+  }
+  return meta
+}
+
+function onUpdate(client, payload, now) {
+  const meta = metaOf(payload)
+  let echo = false
+  for (let i = 0; i < meta.length; i += 3) {
+    const c = meta[i], from = meta[i + 1], to = meta[i + 2]
+    if (c === client.writerId) {
+      echo = true
+      S.echoUpdates += to - from
+      continue
+    }
+    const times = sentAt.get(c)
+    if (!times) continue
+    for (let k = from; k < to; k++) {
+      const t = times[k]
+      if (t > 0) { S.hist.add(now - t); S.delivered++ }
+    }
+    if (client.probe) {
+      const w = writersById.get(c)
+      if (w && to > w.acked) { w.acked = to; w.pump() }
+    }
+  }
+  if (echo) S.echoFrames++
+  S.lastDelivery = now
+  if (client.doc) Y.applyUpdate(client.doc, payload)
+}
+
+function onAwareness(client, payload, now) {
+  const c = new Cursor(payload)
+  const count = c.uint()
+  let echo = false
+  for (let i = 0; i < count; i++) {
+    const id = c.uint()
+    const clock = c.uint()
+    c.bytes()
+    if (id === client.awId) {
+      echo = true
+      S.echoUpdates++
+      continue
+    }
+    const t = sentAt.get(id)?.[clock]
+    if (t > 0) {
+      S.hist.add(now - t)
+      S.delivered++
+      S.lastDelivery = now
+    }
+    if (client.lastSeen && (client.lastSeen.get(id) ?? -1) < clock) client.lastSeen.set(id, clock)
+  }
+  if (echo) S.echoFrames++
+}
+
+// ---- clients -------------------------------------------------------------------------
+class Client {
+  constructor(room, { writerId = -1, awId = -1, doc = null, probe = false, keepStep2 = false } = {}) {
+    Object.assign(this, { room, writerId, awId, doc, probe, keepStep2 })
+    this.synced = false
+    this.step2At = 0
+    this.step2Copy = null
+    this.lastSeen = null
+    this.now = 0
+    this.ready = new Promise((resolve, reject) => { this.resolve = resolve; this.reject = reject })
+    this.sock = new LeanSocket(cfg.port, D.path(room), {
+      onOpen: () => {
+        for (const m of D.hello(room)) this.sock.write(frameBinary(m))
+        if (D.needsSync) this.sock.write(frameBinary(D.wrap(room, syncStep1(doc ? Y.encodeStateVector(doc) : EMPTY_SV))))
+        else this.markSynced(performance.now(), null)
+      },
+      onFrame: (frame, now) => {
+        this.now = now
+        readMessages(frame, D.unwrapOffset(frame), this)
+      },
+      onClose: (error) => {
+        if (!this.closing) S.closedUnexpectedly++
+        this.reject(error ?? new Error('closed'))
+      },
+    })
+  }
+  markSynced(now, payload) {
+    if (this.synced) return
+    this.synced = true
+    this.step2At = now
+    if (this.keepStep2 && payload) this.step2Copy = Buffer.from(payload)
+    this.resolve(this)
+  }
+  step2(payload) {
+    if (this.doc) Y.applyUpdate(this.doc, payload)
+    this.markSynced(this.now, payload)
+  }
+  update(payload) { onUpdate(this, payload, this.now) }
+  awareness(payload) { onAwareness(this, payload, this.now) }
+  send(msg) { this.sock.write(frameBinary(D.wrap(this.room, msg))) }
+  close() { this.closing = true; this.sock.close() }
+}
+
+/// Connect clients in batches (a burst of thousands would overflow the listen backlog).
+async function connectAll(specs, batch = 100) {
+  const out = []
+  for (let i = 0; i < specs.length; i += batch) {
+    const group = specs.slice(i, i + batch).map(([room, o]) => new Client(room, o))
+    await Promise.all(group.map((c) => withTimeout(c.ready, 30000, 'join')))
+    out.push(...group)
+  }
+  return out
+}
+
+function withTimeout(promise, ms, what) {
+  let timer
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms) }),
+  ]).finally(() => clearTimeout(timer))
+}
+
+/// Wait until `done()` or until nothing was delivered for `stallMs`.
+async function settle(done, stallMs = 2000, maxMs = 20000) {
+  const start = performance.now()
+  let last = S.delivered
+  let lastChange = start
+  while (!done() && performance.now() - start < maxMs) {
+    await sleep(20)
+    if (S.delivered !== last) { last = S.delivered; lastChange = performance.now() }
+    else if (performance.now() - lastChange > stallMs) break
+  }
+}
+
+/// Keystroke updates of one writer, typed at the end of its own text, generated up front.
+function typedUpdates(writerId, count) {
+  const doc = new Y.Doc()
+  doc.clientID = writerId
+  const text = doc.getText('t')
+  const updates = []
+  doc.on('update', (u) => updates.push(u))
+  for (let i = 0; i < count; i++) text.insert(text.length, i % 40 === 39 ? '\n' : String.fromCharCode(97 + (i % 26)))
+  doc.destroy()
+  return updates
+}
+
+class Writer {
+  constructor(client, updates, window) {
+    this.client = client
+    this.updates = updates
+    this.frames = updates.map((u) => frameBinary(D.wrap(client.room, syncUpdate(u))))
+    this.times = new Float64Array(updates.length)
+    sentAt.set(client.writerId, this.times)
+    writersById.set(client.writerId, this)
+    this.sent = 0
+    this.acked = 0
+    this.window = window
+    this.stopped = true
+  }
+  sendOne() {
+    if (this.sent >= this.frames.length) return false
+    this.times[this.sent] = performance.now()
+    this.client.sock.write(this.frames[this.sent++])
+    return true
+  }
+  pump() {
+    while (!this.stopped && this.sent < this.acked + this.window) if (!this.sendOne()) break
+  }
+}
+
+// ---- measuring a phase ---------------------------------------------------------------
+function phaseStart() {
+  return { cpu: cpuSeconds(cfg.pid), gen: process.cpuUsage(), t: performance.now(), delivered: S.delivered }
+}
+function phaseEnd(p0) {
+  const end = S.lastDelivery > p0.t ? S.lastDelivery : performance.now()
+  const wall = (performance.now() - p0.t) / 1000
+  const gen = process.cpuUsage(p0.gen)
+  const cpu = cpuSeconds(cfg.pid) - p0.cpu
+  const delivered = S.delivered - p0.delivered
+  return {
+    seconds: Math.round(((end - p0.t) / 1000) * 100) / 100,
+    delivered,
+    updatesPerSec: Math.round(delivered / ((end - p0.t) / 1000)),
+    serverCpuSec: Math.round(cpu * 100) / 100,
+    usPerUpdate: delivered ? Math.round((cpu * 1e6 / delivered) * 100) / 100 : null,
+    genCpuPct: Math.round(((gen.user + gen.system) / 1e6 / wall) * 1000) / 10,
+  }
+}
+
+function roomText(updates) {
+  const doc = new Y.Doc()
+  for (const u of updates) Y.applyUpdate(doc, u)
+  const s = doc.getText('t').toString()
+  doc.destroy()
+  return s
+}
+
+// ---- scenarios -----------------------------------------------------------------------
+async function edits({ rooms, clients, writers, rate, duration, window, maxPerWriter }) {
+  const closedLoop = window > 0
+  const perWriter = closedLoop ? maxPerWriter : Math.ceil(rate * duration) + 2
+  const specs = []
+  for (let r = 0; r < rooms; r++) {
+    for (let i = 0; i < clients; i++) {
+      const writer = i < writers
+      specs.push([`room-${r}`, {
+        writerId: writer ? 1 + r * writers + i : -1,
+        doc: i === writers ? new Y.Doc() : null,
+        probe: i === writers,
+      }])
+    }
+  }
+  const all = await connectAll(specs)
+  const ws = all.filter((c) => c.writerId > 0).map((c) => new Writer(c, typedUpdates(c.writerId, perWriter), window))
+  await sleep(500)
+  const p0 = phaseStart()
+  const timers = []
+  if (closedLoop) {
+    for (const w of ws) { w.stopped = false; w.pump() }
+  } else {
+    for (const w of ws) {
+      timers.push(setTimeout(() => {
+        w.sendOne()
+        timers.push(setInterval(() => w.sendOne(), 1000 / rate))
+      }, Math.random() * (1000 / rate)))
+    }
+  }
+  await sleep(duration * 1000)
+  for (const t of timers) { clearTimeout(t); clearInterval(t) }
+  for (const w of ws) w.stopped = true
+  const expected = ws.reduce((n, w) => n + w.sent, 0) * (clients - 1)
+  await settle(() => S.delivered - p0.delivered >= expected)
+  const phase = phaseEnd(p0)
+  let converged = true
+  for (const c of all) {
+    if (!c.doc) continue
+    const updates = ws.filter((w) => w.client.room === c.room).flatMap((w) => w.updates.slice(0, w.sent))
+    if (c.doc.getText('t').toString() !== roomText(updates)) converged = false
+  }
+  const exhausted = ws.filter((w) => w.sent >= w.frames.length).length
+  for (const c of all) c.close()
+  return { ...phase, expected, lost: expected - phase.delivered, converged, exhaustedWriters: exhausted, sentUpdates: ws.reduce((n, w) => n + w.sent, 0) }
+}
+
+async function awareness({ rooms, clients, rate, duration }) {
+  const specs = []
+  for (let r = 0; r < rooms; r++) for (let i = 0; i < clients; i++) specs.push([`room-${r}`, { awId: 100000 + r * clients + i }])
+  const all = await connectAll(specs)
+  const perClient = Math.ceil(rate * duration) + 3
+  for (const c of all) { c.clock = 0; sentAt.set(c.awId, new Float64Array(perClient)) }
+  for (let r = 0; r < rooms; r++) all[r * clients].lastSeen = new Map()
+  await sleep(500)
+  const p0 = phaseStart()
+  const timers = []
+  const move = (c) => {
+    if (c.clock + 1 >= perClient) return
+    const clock = ++c.clock
+    const pos = (clock * 7) % 1000
+    const json = `{"user":{"name":"user ${c.awId}","color":"#30bced"},"cursor":{"anchor":${pos},"head":${pos + 1}}}`
+    sentAt.get(c.awId)[clock] = performance.now()
+    c.send(awarenessMsg(awarenessUpdate(c.awId, clock, json)))
+  }
+  for (const c of all) {
+    timers.push(setTimeout(() => {
+      move(c)
+      timers.push(setInterval(() => move(c), 1000 / rate))
+    }, Math.random() * (1000 / rate)))
+  }
+  await sleep(duration * 1000)
+  for (const t of timers) { clearTimeout(t); clearInterval(t) }
+  const sent = all.reduce((n, c) => n + c.clock, 0)
+  const expected = sent * (clients - 1)
+  await settle(() => S.delivered - p0.delivered >= expected)
+  const phase = phaseEnd(p0)
+  let converged = true
+  for (const c of all) {
+    if (!c.lastSeen) continue
+    for (const o of all) if (o.room === c.room && o !== c && c.lastSeen.get(o.awId) !== o.clock) converged = false
+  }
+  for (const c of all) c.close()
+  return { ...phase, expected, lost: expected - phase.delivered, converged, sentUpdates: sent }
+}
+
+/// A document of `edits` single-character edits at random positions (one in ten a deletion).
+function joinDocument(edits) {
+  let seed = 42
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648)
+  const doc = new Y.Doc()
+  doc.clientID = 7
+  const text = doc.getText('t')
+  for (let i = 0; i < edits; i++) {
+    if (i % 10 === 9 && text.length > 0) text.delete(Math.floor(rand() * text.length), 1)
+    else text.insert(Math.floor(rand() * (text.length + 1)), String.fromCharCode(97 + Math.floor(rand() * 26)))
+  }
+  return doc
+}
+
+async function join({ clients, edits, rounds }) {
+  if (!D.needsSync) return { skipped: 'a relay holds no document' }
+  const source = joinDocument(edits)
+  const state = Y.encodeStateAsUpdate(source)
+  const expectedText = source.getText('t').toString()
+  const clock = Y.decodeStateVector(Y.encodeStateVector(source)).get(7)
+  const room = 'join-room'
+  const [seeder] = await connectAll([[room, { writerId: 7 }]])
+  seeder.send(syncUpdate(state))
+  let seeded = false
+  for (let i = 0; i < 50 && !seeded; i++) {
+    await sleep(100)
+    const [check] = await connectAll([[room, { doc: new Y.Doc() }]])
+    seeded = check.doc.getText('t').toString() === expectedText
+    check.close()
+  }
+  if (!seeded) throw new Error('the join document never arrived at the server')
+  await sleep(500)
+  const results = []
+  let converged = true
+  for (let round = 0; round < rounds; round++) {
+    const p0 = phaseStart()
+    const joiners = Array.from({ length: clients }, () => new Client(room, { keepStep2: true }))
+    await withTimeout(Promise.all(joiners.map((c) => c.ready)), 60000, 'join')
+    const cpu = cpuSeconds(cfg.pid) - p0.cpu
+    const gen = process.cpuUsage(p0.gen)
+    const last = Math.max(...joiners.map((c) => c.step2At))
+    const wall = (performance.now() - p0.t) / 1000
+    results.push({ ms: Math.round((last - p0.t) * 10) / 10, cpuMs: Math.round(cpu * 1000), genCpuPct: Math.round(((gen.user + gen.system) / 1e6 / wall) * 1000) / 10 })
+    // Checked after the clock stopped: every joiner got the whole document.
+    for (let i = 0; i < joiners.length; i++) {
+      const payload = joiners[i].step2Copy
+      if (i < 5) {
+        const doc = new Y.Doc()
+        Y.applyUpdate(doc, payload)
+        if (doc.getText('t').toString() !== expectedText) converged = false
+        doc.destroy()
+      } else if (Y.parseUpdateMeta(payload).to.get(7) !== clock) converged = false
+    }
+    for (const c of joiners) c.close()
+    await sleep(700)
+  }
+  seeder.close()
+  const ms = results.map((r) => r.ms).sort((a, b) => a - b)
+  const cpuMs = results.map((r) => r.cpuMs).sort((a, b) => a - b)
+  return {
+    joinMs: ms[Math.floor(ms.length / 2)],
+    joinCpuMs: cpuMs[Math.floor(cpuMs.length / 2)],
+    stateKB: Math.round(state.length / 102.4) / 10,
+    genCpuPct: Math.max(...results.map((r) => r.genCpuPct)),
+    rounds: results,
+    converged,
+  }
+}
+
+async function idle({ conns, rooms }) {
+  const gcRss = async () => {
+    process.kill(cfg.pid, 'SIGUSR2')
+    await sleep(1000)
+    return memoryKB(cfg.pid).rss
+  }
+  await sleep(500)
+  const base = await gcRss()
+  const spec = (i) => [`idle-${i % rooms}`, { awId: 200000 + i }]
+  const hello = (c) => c.send(awarenessMsg(awarenessUpdate(c.awId, 1, `{"user":{"name":"user ${c.awId}","color":"#30bced"}}`)))
+  const first = await connectAll(Array.from({ length: rooms }, (_, i) => spec(i)))
+  first.forEach(hello)
+  await sleep(1500)
+  const perRoomAndConn = await gcRss()
+  const rest = await connectAll(Array.from({ length: conns - rooms }, (_, i) => spec(rooms + i)))
+  rest.forEach(hello)
+  await sleep(1500)
+  const full = await gcRss()
+  const kbPerConn = (full - perRoomAndConn) / (conns - rooms)
+  const kbPerRoom = (perRoomAndConn - base) / rooms - kbPerConn
+  const open = [...first, ...rest].filter((c) => c.sock.open).length
+  for (const c of [...first, ...rest]) c.close()
+  return {
+    baseMB: Math.round(base / 102.4) / 10,
+    fullMB: Math.round(full / 102.4) / 10,
+    kbPerConn: Math.round(kbPerConn * 10) / 10,
+    kbPerRoom: Math.round(kbPerRoom * 10) / 10,
+    open,
+    converged: open === conns,
+  }
+}
+
+const scenarios = { typing: edits, fanout: edits, awareness, join, idle }
+try {
+  const result = await scenarios[cfg.scenario](cfg.params)
+  result.echoes ??= S.echoFrames
+  result.echoUpdates = S.echoUpdates
+  result.latencyMs = S.hist.summary()
+  result.peakRssMB = Math.round(memoryKB(cfg.pid).peak / 102.4) / 10
+  result.closedUnexpectedly = S.closedUnexpectedly
+  process.stdout.write(JSON.stringify(result) + '\n')
+  process.exit(0)
+} catch (error) {
+  process.stdout.write(JSON.stringify({ error: String(error?.stack ?? error) }) + '\n')
+  process.exit(1)
+}

@@ -1,0 +1,165 @@
+// `npm run bench`: Concord side by side with the y-websocket server, Hocuspocus and a raw
+// `ws` relay, one server at a time on 127.0.0.1, server and load generator in separate
+// processes pinned to different cores. Prints a markdown table and writes it, with the JSON,
+// to bench/results/.
+//
+//   node bench/run.mjs [--quick] [--servers concord,raw] [--scenarios typing,join]
+//                      [--no-build] [--server-cpu 0] [--gen-cpu 1] [--<scenario>-<size> N]...
+//                      [--profile DIR]   (servers run with --cpu-prof, profiles written to DIR)
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { renderReport } from './lib/report.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..')
+
+const SERVERS = {
+  concord: { dialect: 'yws', label: 'Concord' },
+  'y-websocket': { dialect: 'yws', label: 'y-websocket 0.1.1', peer: true },
+  hocuspocus: { dialect: 'hocuspocus', label: 'Hocuspocus 4.7.0', peer: true },
+  raw: { dialect: 'raw', label: 'raw ws relay' },
+}
+
+const DEFAULTS = {
+  typing: { rooms: 50, clients: 10, writers: 2, rate: 10, duration: 20, window: 0 },
+  fanout: { rooms: 4, clients: 100, writers: 2, window: 16, duration: 10, maxPerWriter: 40000, rate: 0 },
+  join: { clients: 100, edits: 20000, rounds: 3 },
+  idle: { conns: 2000, rooms: 200 },
+  awareness: { rooms: 50, clients: 10, rate: 5, duration: 20 },
+}
+const QUICK = {
+  typing: { rooms: 10, duration: 4 },
+  fanout: { rooms: 2, clients: 50, duration: 3, maxPerWriter: 20000 },
+  join: { clients: 50, edits: 5000, rounds: 1 },
+  idle: { conns: 400, rooms: 40 },
+  awareness: { rooms: 10, duration: 4 },
+}
+
+function parseFlags(argv) {
+  const flags = { quick: false, build: true, servers: Object.keys(SERVERS), scenarios: Object.keys(DEFAULTS), serverCpu: '0', genCpu: '1', profile: null, sizes: {} }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    const value = () => {
+      const v = argv[++i]
+      if (v === undefined) throw new Error(`${arg}: missing value`)
+      return v
+    }
+    if (arg === '--quick') flags.quick = true
+    else if (arg === '--no-build') flags.build = false
+    else if (arg === '--servers') flags.servers = value().split(',')
+    else if (arg === '--scenarios') flags.scenarios = value().split(',')
+    else if (arg === '--server-cpu') flags.serverCpu = value()
+    else if (arg === '--gen-cpu') flags.genCpu = value()
+    else if (arg === '--profile') flags.profile = value()
+    else if (arg === '--help' || arg === '-h') {
+      const sizes = Object.entries(DEFAULTS).flatMap(([s, p]) => Object.entries(p).map(([k, v]) => `  --${s}-${k} ${v}`))
+      process.stdout.write(`Usage: node bench/run.mjs [--quick] [--servers ${Object.keys(SERVERS).join(',')}]\n` +
+        `  [--scenarios ${Object.keys(DEFAULTS).join(',')}] [--no-build] [--server-cpu 0] [--gen-cpu 1] [--profile DIR]\nSizes (defaults):\n${sizes.join('\n')}\n`)
+      process.exit(0)
+    } else {
+      const m = /^--(\w+)-(\w+)$/.exec(arg)
+      if (!m || !(m[1] in DEFAULTS) || !(m[2] in DEFAULTS[m[1]])) throw new Error(`unknown flag ${arg} (see --help)`)
+      const n = Number(value())
+      if (!Number.isFinite(n) || n < 0) throw new Error(`${arg}: expected a number`)
+      ;(flags.sizes[m[1]] ??= {})[m[2]] = n
+    }
+  }
+  for (const s of flags.servers) if (!(s in SERVERS)) throw new Error(`unknown server ${s}`)
+  for (const s of flags.scenarios) if (!(s in DEFAULTS)) throw new Error(`unknown scenario ${s}`)
+  return flags
+}
+
+function prepare(flags) {
+  if (!existsSync(join(here, 'node_modules', '@hocuspocus', 'server'))) {
+    console.error('installing bench dependencies into bench/node_modules …')
+    const r = spawnSync('npm', ['install', '--prefix', here, '--no-audit', '--no-fund'], { stdio: 'inherit' })
+    if (r.status !== 0) throw new Error('npm install --prefix bench failed')
+  }
+  if (flags.build || !existsSync(join(root, 'dist', 'server', 'index.js'))) {
+    console.error('building Concord (tsc) …')
+    const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' })
+    if (r.status !== 0) throw new Error('build failed')
+  }
+}
+
+function startServer(name, cpu, profile) {
+  const prof = profile ? ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`] : []
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', cpu, process.execPath, '--expose-gc', ...prof, join(here, 'servers', `${name}.mjs`)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const lines = createInterface({ input: child.stdout })
+    const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 15000)
+    lines.once('line', (line) => {
+      clearTimeout(timer)
+      lines.on('line', () => {}) // keep draining
+      resolve({ child, port: JSON.parse(line).port })
+    })
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
+  })
+}
+
+function stopServer(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve()
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
+    child.once('exit', () => { clearTimeout(timer); resolve() })
+    child.kill('SIGTERM')
+  })
+}
+
+function runLoad(cfg, cpu) {
+  return new Promise((resolve) => {
+    const child = spawn('taskset', ['-c', cpu, process.execPath, join(here, 'load.mjs'), JSON.stringify(cfg)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    child.stdout.on('data', (d) => { out += d })
+    child.on('exit', () => {
+      const last = out.trim().split('\n').pop()
+      try { resolve(JSON.parse(last)) } catch { resolve({ error: `no result (output: ${out.slice(0, 500)})` }) }
+    })
+  })
+}
+
+async function main() {
+  const flags = parseFlags(process.argv.slice(2))
+  prepare(flags)
+  const results = {}
+  const params = {}
+  for (const scenario of flags.scenarios) {
+    params[scenario] = { ...DEFAULTS[scenario], ...(flags.quick ? QUICK[scenario] : {}), ...flags.sizes[scenario] }
+    results[scenario] = {}
+    for (const name of flags.servers) {
+      process.stderr.write(`${scenario} × ${name} … `)
+      const { child, port } = await startServer(name, flags.serverCpu, flags.profile)
+      const cfg = { scenario, dialect: SERVERS[name].dialect, port, pid: child.pid, params: params[scenario] }
+      const result = await runLoad(cfg, flags.genCpu)
+      await stopServer(child)
+      results[scenario][name] = result
+      process.stderr.write(result.error ? `error: ${result.error.split('\n')[0]}\n` : 'done\n')
+    }
+  }
+  const machine = `${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, server on CPU ${flags.serverCpu}, generator on CPU ${flags.genCpu}`
+  const command = `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim()
+  const report = renderReport({ results, params, servers: SERVERS, machine, command, date: new Date().toISOString() })
+  process.stdout.write(report + '\n')
+  const dir = join(here, 'results')
+  mkdirSync(dir, { recursive: true })
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const json = JSON.stringify({ date: new Date().toISOString(), machine, command, params, results }, null, 2)
+  writeFileSync(join(dir, `bench-${stamp}.json`), json)
+  writeFileSync(join(dir, `bench-${stamp}.md`), report + '\n')
+  writeFileSync(join(dir, 'latest.json'), json)
+  writeFileSync(join(dir, 'latest.md'), report + '\n')
+  process.stderr.write(`written to bench/results/bench-${stamp}.{md,json}\n`)
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error)
+  process.exit(1)
+})
