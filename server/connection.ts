@@ -3,7 +3,7 @@
 // bytes, and the mapping of errors to close codes.
 import type { WebSocket } from 'ws'
 import { CloseCode } from './closeCodes.js'
-import { backlog, frameInto, writeFrames } from './frames.js'
+import { backlog, frameInto, smallFrameOf, writeFrames } from './frames.js'
 import { TokenBucket } from './limits.js'
 import type { Traffic } from './metrics.js'
 import {
@@ -114,10 +114,13 @@ export class Connection implements Peer {
   /// Frames waiting for the room to load or for the rate limit; handled in order.
   private queue: Uint8Array[] = []
   private queuedBytes = 0
-  /// Frames sent in the current callback and not yet written (null: none).
+  /// Frames sent in the current callback and not yet written: the first small one alone (no
+  /// array for the usual single frame), then all of them in `pending`.
+  private pendingOne: Uint8Array | null = null
   private pending: Uint8Array[] | null = null
   private pendingBytes = 0
-  private readonly bucket: TokenBucket
+  /// The message-rate bucket; null without a rate limit (nothing to count, no clock to read).
+  private readonly bucket: TokenBucket | null
   /// Set while the client is over its rate: the socket is paused until it fires.
   private throttle: NodeJS.Timeout | null = null
   private expiry: NodeJS.Timeout | null = null
@@ -132,7 +135,7 @@ export class Connection implements Peer {
     this.id = info.id
     this.readOnly = info.readOnly
     this.wantsAck = info.wantsAck
-    this.bucket = new TokenBucket(limits.messagesPerSecond, limits.messageBurst)
+    this.bucket = limits.messagesPerSecond > 0 ? new TokenBucket(limits.messagesPerSecond, limits.messageBurst) : null
     const expiresIn = info.expiresAt == null ? null : info.expiresAt - Date.now()
     if (expiresIn !== null && expiresIn < MAX_TIMER_MS) {
       this.expiry = setTimeout(() => this.close(CloseCode.Unauthorized, 'token expired'), Math.max(0, expiresIn))
@@ -149,15 +152,24 @@ export class Connection implements Peer {
 
   send(frame: Uint8Array): void {
     if (!this.open) return
-    if (this.pending === null) {
-      this.pending = []
+    if (this.pendingBytes === 0) {
       outbox.push(this)
       if (!outboxScheduled) {
         outboxScheduled = true
         process.nextTick(writeOutbox)
       }
     }
-    this.pendingBytes += frameInto(this.pending, frame)
+    const small = this.pendingBytes === 0 ? smallFrameOf(frame) : null
+    if (small !== null) {
+      this.pendingOne = small
+      this.pendingBytes = small.length
+    } else {
+      if (this.pending === null) {
+        this.pending = this.pendingOne === null ? [] : [this.pendingOne]
+        this.pendingOne = null
+      }
+      this.pendingBytes += frameInto(this.pending, frame)
+    }
     this.bytesOut += frame.length
     this.traffic?.sent(frame)
     this.sentSinceTick = true
@@ -167,9 +179,11 @@ export class Connection implements Peer {
   /// before (more than the limit still unsent) is a slow consumer: closed instead. A single
   /// frame above the limit (a big document's sync step 2) still reaches a healthy peer.
   writePending(checkBacklog = true): void {
-    const parts = this.pending
-    if (parts === null) return
     const bytes = this.pendingBytes
+    if (bytes === 0) return
+    const one = this.pendingOne
+    const parts = this.pending
+    this.pendingOne = null
     this.pending = null
     this.pendingBytes = 0
     if (!this.open) return
@@ -177,7 +191,7 @@ export class Connection implements Peer {
       this.close(CloseCode.TryAgainLater, 'slow consumer: too many unsent bytes')
       return
     }
-    writeFrames(this.ws, parts, bytes)
+    writeFrames(this.ws, parts ?? (one as Uint8Array), bytes)
   }
 
   /// Join the loaded room and handle the frames that waited for it.
@@ -226,8 +240,8 @@ export class Connection implements Peer {
   private handle(frame: Uint8Array): void {
     try {
       const messages = decodeFrame(frame)
-      const price = cost(messages)
-      if (price > this.limits.messageBurst && this.limits.messagesPerSecond > 0) {
+      const price = this.bucket === null ? 0 : cost(messages)
+      if (price > this.limits.messageBurst) {
         this.close(CloseCode.RateLimited, 'more messages in one frame than the burst limit allows')
         return
       }
@@ -236,7 +250,7 @@ export class Connection implements Peer {
       else if (accepted) this.room?.receive(this, accepted)
       // Over the rate: stop reading from the socket (TCP pushes back on the client) until
       // the bucket has refilled. Nothing is dropped; the client is only slowed down.
-      const wait = this.bucket.take(price)
+      const wait = this.bucket === null ? 0 : this.bucket.take(price)
       if (wait > 0 && this.closeCode === null) {
         this.ws.pause()
         this.throttle = setTimeout(() => {

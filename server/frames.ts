@@ -40,6 +40,11 @@ export function smallFrame(message: Uint8Array): Buffer {
   return frame
 }
 
+/// The frame of a small message (see `smallFrame`), or null for a large one.
+export function smallFrameOf(message: Uint8Array): Buffer | null {
+  return message.length <= COPY_LIMIT ? smallFrame(message) : null
+}
+
 /// Append the frame of `message` to `parts` (one buffer, or header + payload for a large
 /// message); returns the bytes added.
 export function frameInto(parts: Uint8Array[], message: Uint8Array): number {
@@ -58,14 +63,15 @@ function socketOf(ws: WebSocket): Socket | undefined {
   return (ws as unknown as { _socket?: Socket })._socket
 }
 
-/// Write frames (from `frameInto`, `bytes` in all) to an open socket in one go: small ones
+/// Write frames (from `frameInto`, or one from `smallFrameOf`; `bytes` in all) to an open socket in one go: small ones
 /// as one buffer, otherwise corked into one writev. Writing to the socket directly keeps
 /// them in order with ws's own frames (ping, close) because this server never compresses:
 /// with permessage-deflate off, ws's sender never queues.
-export function writeFrames(ws: WebSocket, parts: Uint8Array[], bytes: number): void {
+export function writeFrames(ws: WebSocket, parts: Uint8Array[] | Uint8Array, bytes: number): void {
   const socket = socketOf(ws)
   if (!socket) throw new Error('writeFrames: the WebSocket has no socket (not open)')
-  if (parts.length === 1) socket.write(parts[0])
+  if (!Array.isArray(parts)) socket.write(parts)
+  else if (parts.length === 1) socket.write(parts[0])
   else if (bytes <= COPY_LIMIT) socket.write(Buffer.concat(parts, bytes))
   else {
     socket.cork()

@@ -41,8 +41,9 @@ export class TokenBucket {
   }
 
   /// Spend `n` tokens; returns how long until the balance is positive again (0: go on).
-  take(n: number, now = Date.now()): number {
+  take(n: number, now?: number): number {
     if (this.rate <= 0) return 0
+    now ??= Date.now()
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000)
     this.last = now
     this.tokens -= n

@@ -299,9 +299,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     )
     connections.add(conn)
     metrics.opened()
-    const connLog = log.child({ conn: conn.id, room, user: decision.user })
-    connLog.info({ ip, access: decision.access, origin: req.headers.origin }, 'open')
-    ws.on('error', (error) => connLog.debug({ err: error }, 'socket error'))
+    // No child logger per connection (it costs memory for as long as the connection lives):
+    // the few lines a connection writes carry its bindings themselves.
+    const user = decision.user
+    log.info({ conn: conn.id, room, user, ip, access: decision.access, origin: req.headers.origin }, 'open')
+    ws.on('error', (error) => log.debug({ conn: conn.id, room, user, err: error }, 'socket error'))
     ws.on('close', (code) => {
       connections.delete(conn)
       perIp.release(ip)
@@ -310,15 +312,15 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
       // Our code when the server closed it, the peer's otherwise (1006: no close frame).
       const closeCode = conn.closeCode ?? code
       metrics.closed(closeCode)
-      connLog.info(
-        { code: closeCode, durationMs: Date.now() - conn.openedAt, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut },
+      log.info(
+        { conn: conn.id, room, user, code: closeCode, durationMs: Date.now() - conn.openedAt, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut },
         'close',
       )
     })
     rooms.acquire(room).then(
       (r) => conn.attach(r),
       (error: unknown) => {
-        connLog.error({ err: error }, 'room failed to load')
+        log.error({ conn: conn.id, room, user, err: error }, 'room failed to load')
         conn.close(CloseCode.TryAgainLater, 'room failed to load')
       },
     )
