@@ -94,6 +94,9 @@ function writeOutbox(): void {
   }
 }
 
+const OWNER = Symbol('concord.connection')
+type OwnedSocket = WebSocket & { [OWNER]?: Connection }
+
 /// A live client connection.
 export class Connection implements Peer {
   readonly id: string
@@ -141,8 +144,23 @@ export class Connection implements Peer {
       this.expiry = setTimeout(() => this.close(CloseCode.Unauthorized, 'token expired'), Math.max(0, expiresIn))
       this.expiry.unref()
     }
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary))
-    ws.on('pong', () => { this.alive = true })
+    // Listeners shared by every connection (no closures per connection: idle memory).
+    ;(ws as OwnedSocket)[OWNER] = this
+    ws.on('message', Connection.onSocketMessage)
+    ws.on('pong', Connection.onSocketPong)
+  }
+
+  /// The connection of a socket passed to the constructor.
+  static of(ws: WebSocket): Connection {
+    return (ws as OwnedSocket)[OWNER] as Connection
+  }
+
+  private static onSocketMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+    Connection.of(this).onMessage(data, isBinary)
+  }
+
+  private static onSocketPong(this: WebSocket): void {
+    Connection.of(this).alive = true
   }
 
   /// Whether the socket can still be written to.

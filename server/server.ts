@@ -282,6 +282,27 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     query: URLSearchParams
   }
 
+  function onSocketError(this: WebSocket, error: Error): void {
+    const { info } = Connection.of(this)
+    log.debug({ conn: info.id, room: info.room, user: info.user, err: error }, 'socket error')
+  }
+
+  function onSocketClose(this: WebSocket, code: number): void {
+    const conn = Connection.of(this)
+    const { info } = conn
+    connections.delete(conn)
+    perIp.release(info.ip)
+    perRoom.release(info.room)
+    conn.closed(code)
+    // Our code when the server closed it, the peer's otherwise (1006: no close frame).
+    const closeCode = conn.closeCode ?? code
+    metrics.closed(closeCode)
+    log.info(
+      { conn: info.id, room: info.room, user: info.user, code: closeCode, durationMs: Date.now() - conn.openedAt, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut },
+      'close',
+    )
+  }
+
   function accept(ws: WebSocket, req: IncomingMessage, { room, ip, decision, query }: Admitted): void {
     const conn = new Connection(
       ws,
@@ -299,28 +320,16 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     )
     connections.add(conn)
     metrics.opened()
-    // No child logger per connection (it costs memory for as long as the connection lives):
-    // the few lines a connection writes carry its bindings themselves.
-    const user = decision.user
-    log.info({ conn: conn.id, room, user, ip, access: decision.access, origin: req.headers.origin }, 'open')
-    ws.on('error', (error) => log.debug({ conn: conn.id, room, user, err: error }, 'socket error'))
-    ws.on('close', (code) => {
-      connections.delete(conn)
-      perIp.release(ip)
-      perRoom.release(room)
-      conn.closed(code)
-      // Our code when the server closed it, the peer's otherwise (1006: no close frame).
-      const closeCode = conn.closeCode ?? code
-      metrics.closed(closeCode)
-      log.info(
-        { conn: conn.id, room, user, code: closeCode, durationMs: Date.now() - conn.openedAt, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut },
-        'close',
-      )
-    })
+    // No child logger per connection, and listeners shared by all connections (it all costs
+    // memory for as long as a connection lives): the few lines a connection writes carry its
+    // bindings themselves.
+    log.info({ conn: conn.id, room, user: decision.user, ip, access: decision.access, origin: req.headers.origin }, 'open')
+    ws.on('error', onSocketError)
+    ws.on('close', onSocketClose)
     rooms.acquire(room).then(
       (r) => conn.attach(r),
       (error: unknown) => {
-        log.error({ conn: conn.id, room, user, err: error }, 'room failed to load')
+        log.error({ conn: conn.id, room, user: conn.info.user, err: error }, 'room failed to load')
         conn.close(CloseCode.TryAgainLater, 'room failed to load')
       },
     )
