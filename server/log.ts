@@ -1,4 +1,4 @@
-// Structured JSON logs (pino): one logger per server, child loggers per connection.
+// Structured JSON logs (pino): one logger per server; a connection's lines carry its own bindings.
 import { pino, type Logger } from 'pino'
 
 export type { Logger }
