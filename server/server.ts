@@ -1,29 +1,28 @@
-// Wires the parts together: HTTP server, WebSocket upgrades, rooms, storage, heartbeat.
-// Holds no protocol logic of its own.
+// Wires the parts together: HTTP server, routes, upgrade admission, connections, rooms,
+// storage, cluster, heartbeat. Holds no protocol or admission logic of its own.
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import http, { type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
-import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { admission, type Admitted } from './admission.js'
 import { createApi } from './api.js'
 import {
   authenticator, chooseSubprotocol, publicKeyFile, secretKey, tokenOf, verifyToken,
-  type AuthDecision, type Authenticate,
+  type Authenticate,
 } from './auth.js'
 import { CloseCode } from './closeCodes.js'
 import { createRedisCluster, type RedisCluster } from './cluster/redis.js'
 import { ConfigError, defaultConfig, type Config } from './config.js'
 import { Connection } from './connection.js'
-import { sendError, sendHealth } from './health.js'
 import { startHeartbeat } from './heartbeat.js'
-import { SlotCounter, clientIp, originAllowed } from './limits.js'
+import { SlotCounter } from './limits.js'
 import { createLogger, type Logger } from './log.js'
 import { createMetrics, timedStorage, type Metrics } from './metrics.js'
-import { createReadiness, sendReadiness, type Readiness, type ReadinessCheck } from './readiness.js'
-import { parseRoomName, queryOf } from './roomName.js'
+import { createReadiness, type Readiness, type ReadinessCheck } from './readiness.js'
 import { Rooms } from './rooms.js'
+import { routes } from './routes.js'
 import { defaultEditorDir, staticHandler } from './static.js'
 import { openStorage } from './storage/open.js'
 import { seedFromFile } from './storage/seed.js'
@@ -76,22 +75,6 @@ function fromFile<T>(option: string, path: string, read: (path: string) => T): T
   } catch (error) {
     throw new ConfigError(`--${option}: cannot use ${JSON.stringify(path)}: ${(error as Error).message}`)
   }
-}
-
-/// Refuse an upgrade with an HTTP status before any WebSocket exists.
-function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
-  const body = JSON.stringify({ error: reason })
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  )
-}
-
-// A socket error before or after the upgrade just ends that socket. A plain function, not a
-// closure: a closure here would keep the upgrade's whole scope (the request and its headers)
-// alive for as long as the connection lasts.
-function destroyOnError(this: Duplex): void {
-  this.destroy()
 }
 
 /// Create a server. Nothing listens until `listen()`.
@@ -161,7 +144,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   if ((config.tlsCert === null) !== (config.tlsKey === null)) throw new ConfigError('--tls-cert and --tls-key go together')
   const perIp = new SlotCounter(config.maxConnectionsPerIp)
   const perRoom = new SlotCounter(config.maxConnectionsPerRoom)
-  let pendingUpgrades = 0
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -169,118 +151,23 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     perMessageDeflate: false,
     handleProtocols: (offered) => chooseSubprotocol(offered),
   })
-  const server = config.tlsCert && config.tlsKey
-    ? https.createServer({ cert: fromFile('tls-cert', config.tlsCert, readFileSync), key: fromFile('tls-key', config.tlsKey, readFileSync) }, (req, res) => handleRequest(req, res))
-    : http.createServer((req, res) => handleRequest(req, res))
-  const stopHeartbeat = startHeartbeat(connections, config)
-  const serveEditor = config.editor ? staticHandler(config.publicDir ?? defaultEditorDir()) : null
-
-  function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?', 1)[0]
-    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      sendHealth(res, startedAt, { rooms: rooms.size, connections: connections.size })
-      return
-    }
-    if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      void sendReadiness(res, readiness, closing)
-      return
-    }
-    if (path === '/metrics' && config.metrics && req.method === 'GET') {
-      metrics.render().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' })
-          res.end(text)
-        },
-        (error: unknown) => {
-          log.error({ err: error }, 'metrics failed')
-          sendError(res, 500, 'metrics failed')
-        },
-      )
-      return
-    }
-    if (config.api && path.startsWith('/api/')) {
-      void api(req, res, path)
-      return
-    }
-    if (serveEditor && (req.method === 'GET' || req.method === 'HEAD')) return serveEditor(req, res)
-    sendError(res, 404, 'not found')
-  }
-
-  // Every check happens before the upgrade and before any room is loaded: a refused client
-  // costs a few header reads and, with auth, one signature check.
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', destroyOnError)
-    const url = req.url ?? '/'
-    const ip = clientIp(req, config.trustProxy)
-    const refuse = (status: number, reason: string, room?: string) => {
-      log.info({ ip, room, origin: req.headers.origin, status, reason }, 'upgrade refused')
-      refuseUpgrade(socket, status, reason)
-    }
-    if (closing) return refuse(503, 'server is shutting down')
-    const name = parseRoomName(url)
-    if (!name.ok) return refuse(400, name.reason)
-    const room = name.room
-    if (!originAllowed(req.headers.origin, config.allowedOrigins)) return refuse(403, 'origin not allowed', room)
-    if (pendingUpgrades >= config.maxPendingUpgrades) return refuse(503, 'too many connections waiting for authentication', room)
-    // The IP's slot is taken now, so parallel upgrades waiting for auth count too.
-    if (!perIp.tryTake(ip)) return refuse(429, 'too many connections from this address', room)
-    pendingUpgrades++
-    let decided = false
-    const decide = (decision: AuthDecision | Error) => {
-      if (decided) return
-      decided = true
-      pendingUpgrades--
-      const refuseAndRelease = (status: number, reason: string) => {
-        perIp.release(ip)
-        refuse(status, reason, room)
-      }
-      if (decision instanceof Error) {
-        log.error({ err: decision, ip, room }, 'authenticate failed')
-        return refuseAndRelease(500, 'authentication failed')
-      }
-      if (!decision.ok) {
-        metrics.refused('websocket', decision.status)
-        return refuseAndRelease(decision.status, decision.reason)
-      }
-      if (closing) return refuseAndRelease(503, 'server is shutting down')
-      if (socket.destroyed) return perIp.release(ip)
-      if (config.maxRooms > 0 && !rooms.get(room) && rooms.size >= config.maxRooms) {
-        return refuseAndRelease(503, 'too many rooms loaded')
-      }
-      if (!perRoom.tryTake(room)) return refuseAndRelease(429, 'too many connections to this room')
-      // handleUpgrade answers synchronously: either `accept` ran, or it refused the handshake.
-      let accepted = false
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        accepted = true
-        accept(ws, req, { room, ip, decision, query: queryOf(url) })
-      })
-      if (!accepted) {
-        perIp.release(ip)
-        perRoom.release(room)
-      }
-    }
-    let pending: AuthDecision | Promise<AuthDecision>
-    try {
-      pending = authenticate(req, room)
-    } catch (error) {
-      return decide(error instanceof Error ? error : new Error(String(error)))
-    }
-    if ('then' in pending) {
-      const timer = setTimeout(() => decide(new Error('authenticate took longer than 10 s')), 10_000)
-      timer.unref()
-      pending.then(
-        (decision) => { clearTimeout(timer); decide(decision) },
-        (error: unknown) => { clearTimeout(timer); decide(error instanceof Error ? error : new Error(String(error))) },
-      )
-    } else decide(pending)
+  const handleRequest = routes({
+    startedAt, rooms, connections, readiness, metrics: config.metrics ? metrics : null, api: config.api ? api : null,
+    editor: config.editor ? staticHandler(config.publicDir ?? defaultEditorDir()) : null,
+    closing: () => closing,
+    log,
   })
+  const server = config.tlsCert && config.tlsKey
+    ? https.createServer({ cert: fromFile('tls-cert', config.tlsCert, readFileSync), key: fromFile('tls-key', config.tlsKey, readFileSync) }, handleRequest)
+    : http.createServer(handleRequest)
+  const stopHeartbeat = startHeartbeat(connections, config)
 
-  interface Admitted {
-    room: string
-    ip: string
-    decision: Extract<AuthDecision, { ok: true }>
-    query: URLSearchParams
-  }
+  server.on('upgrade', admission({
+    config, log, rooms, wss, authenticate, perIp, perRoom,
+    closing: () => closing,
+    refused: (status) => metrics.refused('websocket', status),
+    accept,
+  }))
 
   function onSocketError(this: WebSocket, error: Error): void {
     const { info } = Connection.of(this)
