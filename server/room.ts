@@ -70,41 +70,6 @@ function isEmptyUpdate(update: Uint8Array): boolean {
   return update.length === 2 && update[0] === 0 && update[1] === 0
 }
 
-/// The updates of a turn that change something, merged into one (null: none).
-function mergeUseful(all: Uint8Array[]): Uint8Array | null {
-  if (all.length === 1) return isEmptyUpdate(all[0]) ? null : all[0]
-  const updates = all.filter((u) => !isEmptyUpdate(u))
-  return updates.length === 0 ? null : updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
-}
-
-/// Make a document's event emitter skip events nobody listens to. Yjs emits about six events
-/// per transaction (before/after transaction, observer calls, cleanup…) and lib0's `emit`
-/// builds a Map and an array for each even when it has no listener: a tenth of the server's
-/// time per applied keystroke. Same semantics: listeners are copied before they are called.
-function quickEmit(doc: Y.Doc): void {
-  const observers = (doc as unknown as { _observers?: unknown })._observers
-  if (!(observers instanceof Map)) return // another lib0: keep its own emit
-  Object.defineProperty(doc, 'emit', {
-    configurable: true,
-    writable: true,
-    value(this: { _observers: Map<string, Set<(...args: unknown[]) => void>> }, name: string, args: unknown[]): void {
-      const listeners = this._observers.get(name)
-      if (listeners === undefined || listeners.size === 0) return
-      for (const f of Array.from(listeners)) f(...args)
-    },
-  })
-}
-
-// Rooms with updates or awareness to flush at the end of this turn: one `setImmediate` for
-// all of them rather than one per room.
-let dirtyRooms: Room[] = []
-
-function flushDirtyRooms(): void {
-  const rooms = dirtyRooms
-  dirtyRooms = []
-  for (const room of rooms) room.flush()
-}
-
 /// A room's live state.
 export class Room {
   readonly doc = new Y.Doc({ gc: true })
@@ -122,10 +87,14 @@ export class Room {
   private destroyed = false
   /// Whether the last transaction changed the document (Yjs' own test before an 'update').
   private changed = false
+  /// The last transaction's state before it began: what a failed update had already changed.
+  private changedSince: Map<number, number> | null = null
 
   constructor(readonly name: string, private readonly hooks: RoomHooks) {
-    quickEmit(this.doc)
-    this.doc.on('afterTransaction', (tr: Y.Transaction) => { this.changed = changedDocument(tr) })
+    this.doc.on('afterTransaction', (tr: Y.Transaction) => {
+      this.changed = changedDocument(tr)
+      this.changedSince = tr.beforeState
+    })
   }
 
   /// Load stored updates before any peer joins.
@@ -156,7 +125,7 @@ export class Room {
   }
 
   /// Handle one frame from a peer. Throws `ProtocolError` for malformed input; the caller
-  /// closes that peer. Nothing of a malformed frame is applied.
+  /// closes that peer. A frame that does not decode is applied in no part.
   receive(peer: Peer, frame: Uint8Array): void {
     this.receiveMessages(peer, decodeFrame(frame))
   }
@@ -207,13 +176,25 @@ export class Room {
 
   /// Apply an update from any origin; it is relayed to every peer but the origin at the end
   /// of this event-loop turn, stored, and published to other instances unless it came from
-  /// one. Throws `ProtocolError` if the update is not valid Yjs.
+  /// one. Throws `ProtocolError` if the update is not valid Yjs; what Yjs integrated of it before
+  /// failing stays in the document and is relayed and stored like any change.
   apply(update: Uint8Array, origin: Origin): void {
     const start = performance.now()
     this.changed = false
+    this.changedSince = null
+    const store = this.doc.store
+    // Yjs changes what it holds pending in place; kept to undo a refused update's share of it.
+    const pending = store.pendingStructs
+    const heldStructs = pending && { missing: new Map(pending.missing), update: pending.update }
+    const heldDs = store.pendingDs
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (error) {
+      // What a refused update left pending is not in the document and may not even encode
+      // again (a varint past 2^53): drop it, so that joiners can still be sent the state.
+      store.pendingStructs = heldStructs
+      store.pendingDs = heldDs
+      if (this.changed) this.keepPartial(origin)
       throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`)
     }
     this.hooks.applied?.((performance.now() - start) / 1000)
@@ -227,78 +208,66 @@ export class Room {
     this.scheduleFlush()
   }
 
+  /// Yjs integrates an update's structs before it reads the delete set, and keeps what it
+  /// integrated when a later part is malformed. The document has then changed although the
+  /// update was refused: relay and store what it now holds beyond the transaction's start
+  /// (rather than the bytes received), or peers and storage silently diverge from it.
+  private keepPartial(origin: Origin): void {
+    const before = this.changedSince
+    if (before === null) return
+    this.version++
+    let held: Uint8Array
+    try {
+      held = Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(before))
+    } catch {
+      return // an earlier update left something that cannot be encoded: nothing to send
+    }
+    this.outgoing.push({ origin, update: held })
+    this.scheduleFlush()
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
-    dirtyRooms.push(this)
-    if (dirtyRooms.length === 1) setImmediate(flushDirtyRooms)
+    setImmediate(() => this.flush())
   }
 
-  /// Broadcast, store and publish this turn's updates, each encoded once and the same bytes
-  /// written to every receiver: a receiver that is no origin this turn gets all of the turn
-  /// in one frame (every origin's updates merged); an origin gets the other origins' merged
-  /// updates, never its own. Called at the end of the turn (or by `flushNow`).
-  flush(): void {
+  /// Broadcast, store and publish this turn's updates: one merged update per origin,
+  /// encoded once, and the same bytes written to every receiver.
+  private flush(): void {
     this.flushScheduled = false
     if (this.destroyed) return
-    const outgoing = this.outgoing
-    this.outgoing = []
-    if (outgoing.length === 1) this.flushOrigin(outgoing[0].origin, [outgoing[0].update], null)
-    else if (outgoing.length > 1) this.flushMany(outgoing)
-    if (this.awarenessOut.length === 0) return
-    const awareness = this.awarenessOut
-    this.awarenessOut = []
-    // A peer that left meanwhile had its states removed (and the removal relayed): skip it.
-    for (const { origin, message } of awareness) if (this.peers.has(origin)) this.relayAwareness(message, origin)
-  }
-
-  private flushMany(outgoing: ReadonlyArray<{ origin: Origin; update: Uint8Array }>): void {
     const byOrigin = new Map<Origin, Uint8Array[]>()
-    for (const { origin, update } of outgoing) {
+    for (const { origin, update } of this.outgoing) {
       const list = byOrigin.get(origin)
       if (list) list.push(update)
       else byOrigin.set(origin, [update])
     }
-    if (byOrigin.size === 1) {
-      for (const [origin, all] of byOrigin) this.flushOrigin(origin, all, null)
-      return
+    this.outgoing = []
+    for (const [origin, all] of byOrigin) {
+      // A client with nothing to add answers sync step 1 with an empty update: relay nothing.
+      const updates = all.filter((u) => !isEmptyUpdate(u))
+      const merged = updates.length === 0 ? null : updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
+      if (merged) {
+        const frame = encodeUpdate(merged)
+        for (const peer of this.peers.keys()) if (peer !== origin) peer.send(frame)
+      }
+      if (origin === 'cluster') continue // stored and acknowledged by the instance it came from
+      if (merged) this.hooks.publish?.(this.name, 'update', merged)
+      const ackCount = typeof origin === 'object' ? this.peers.get(origin)?.received : undefined
+      this.hooks.persist(this.name, merged).then(
+        () => {
+          if (ackCount !== undefined && typeof origin === 'object' && origin.wantsAck && this.peers.has(origin)) {
+            origin.send(encodeAck(ackCount))
+          }
+        },
+        (error: unknown) => this.hooks.failed(this, error),
+      )
     }
-    // Several origins: each one's updates merged (stored, published, relayed to the other
-    // origins), and all of them merged once more for the receivers that sent nothing.
-    const merged = new Map<Origin, Uint8Array | null>()
-    for (const [origin, all] of byOrigin) merged.set(origin, mergeUseful(all))
-    const parts = [...merged.values()].filter((u): u is Uint8Array => u !== null)
-    const together = parts.length > 1
-    if (together) {
-      const frame = encodeUpdate(Y.mergeUpdates(parts))
-      for (const peer of this.peers.keys()) if (!byOrigin.has(peer)) peer.send(frame)
-    }
-    for (const [origin, update] of merged) this.flushOrigin(origin, update === null ? [] : [update], together ? byOrigin : null)
-  }
-
-  /// Relay one origin's updates of this turn to every peer but the origin (only to those in
-  /// `only` when given: the others were sent the merged frame), store and publish them, and
-  /// acknowledge them once stored.
-  private flushOrigin(origin: Origin, all: Uint8Array[], only: ReadonlyMap<Origin, unknown> | null): void {
-    // A client with nothing to add answers sync step 1 with an empty update: relay nothing.
-    const merged = mergeUseful(all)
-    if (merged) {
-      const frame = encodeUpdate(merged)
-      for (const peer of this.peers.keys()) if (peer !== origin && (only === null || only.has(peer))) peer.send(frame)
-    }
-    if (origin === 'cluster') return // stored and acknowledged by the instance it came from
-    if (merged) this.hooks.publish?.(this.name, 'update', merged)
-    const stored = this.hooks.persist(this.name, merged)
-    const ackCount = typeof origin === 'object' && origin.wantsAck ? this.peers.get(origin)?.received : undefined
-    if (ackCount === undefined) {
-      stored.catch((error: unknown) => this.hooks.failed(this, error))
-      return
-    }
-    const peer = origin as Peer
-    stored.then(
-      () => { if (this.peers.has(peer)) peer.send(encodeAck(ackCount)) },
-      (error: unknown) => this.hooks.failed(this, error),
-    )
+    const awareness = this.awarenessOut
+    this.awarenessOut = []
+    // A peer that left meanwhile had its states removed (and the removal relayed): skip it.
+    for (const { origin, message } of awareness) if (this.peers.has(origin)) this.relayAwareness(message, origin)
   }
 
   /// Apply an awareness update from another instance and relay it to local peers.

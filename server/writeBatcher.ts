@@ -13,60 +13,49 @@ export interface WriteBatcher {
   drain(): Promise<void>
 }
 
-/// One batch: its entries and the one promise every append in it shares (a batch is stored,
-/// or fails, as a whole).
-interface Batch {
-  entries: AppendEntry[]
-  stored: Promise<void>
+interface Waiter {
   resolve: () => void
   reject: (error: unknown) => void
 }
 
-function newBatch(): Batch {
-  let resolve!: () => void
-  let reject!: (error: unknown) => void
-  const stored = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-  return { entries: [], stored, resolve, reject }
-}
-
 /// Create a batcher over a store.
 export function writeBatcher(storage: Storage): WriteBatcher {
-  let batch: Batch | null = null
+  let batch: AppendEntry[] = []
+  let waiters: Waiter[] = []
   let scheduled = false
   let inFlight: Promise<void> | null = null
 
   function write(): void {
     scheduled = false
-    if (inFlight || batch === null) return // the running write picks this batch up
-    const current = batch
-    batch = null
-    let appended: Promise<void>
-    try {
-      appended = current.entries.length ? storage.append(current.entries) : Promise.resolve()
-    } catch (error) {
-      appended = Promise.reject(error)
-    }
-    inFlight = appended.then(
-      () => current.resolve(),
-      (error: unknown) => current.reject(error),
-    ).then(() => {
-      inFlight = null
-      if (batch !== null) write()
-    })
+    if (inFlight || waiters.length === 0) return // the running write picks this batch up
+    const entries = batch
+    const done = waiters
+    batch = []
+    waiters = []
+    inFlight = Promise.resolve()
+      .then(() => (entries.length ? storage.append(entries) : undefined))
+      .then(
+        () => { for (const w of done) w.resolve() },
+        (error: unknown) => { for (const w of done) w.reject(error) },
+      )
+      .finally(() => {
+        inFlight = null
+        if (waiters.length) write()
+      })
   }
 
   return {
     append(room, update) {
-      batch ??= newBatch()
-      if (update) batch.entries.push({ room, update })
+      if (update) batch.push({ room, update })
+      const stored = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }))
       if (!scheduled && !inFlight) {
         scheduled = true
         setImmediate(write)
       }
-      return batch.stored
+      return stored
     },
     async drain() {
-      while (inFlight || batch !== null) {
+      while (inFlight || waiters.length) {
         if (!inFlight) write()
         await inFlight
       }
