@@ -87,9 +87,14 @@ export class Room {
   private destroyed = false
   /// Whether the last transaction changed the document (Yjs' own test before an 'update').
   private changed = false
+  /// The last transaction's state before it began: what a failed update had already changed.
+  private changedSince: Map<number, number> | null = null
 
   constructor(readonly name: string, private readonly hooks: RoomHooks) {
-    this.doc.on('afterTransaction', (tr: Y.Transaction) => { this.changed = changedDocument(tr) })
+    this.doc.on('afterTransaction', (tr: Y.Transaction) => {
+      this.changed = changedDocument(tr)
+      this.changedSince = tr.beforeState
+    })
   }
 
   /// Load stored updates before any peer joins.
@@ -175,9 +180,14 @@ export class Room {
   apply(update: Uint8Array, origin: Origin): void {
     const start = performance.now()
     this.changed = false
+    this.changedSince = null
+    const store = this.doc.store
+    const pendingBefore = [store.pendingStructs?.update, store.pendingDs]
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (error) {
+      const pendingChanged = store.pendingStructs?.update !== pendingBefore[0] || store.pendingDs !== pendingBefore[1]
+      if (this.changed || pendingChanged) this.keepPartial(origin)
       throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`)
     }
     this.hooks.applied?.((performance.now() - start) / 1000)
@@ -188,6 +198,24 @@ export class Room {
     const useful = this.changed || pendingStructs !== null || pendingDs !== null
     if (useful) this.version++
     this.outgoing.push({ origin, update: useful ? update : NO_CHANGE })
+    this.scheduleFlush()
+  }
+
+  /// Yjs integrates an update's structs before it reads the delete set, and keeps what it
+  /// integrated when a later part is malformed. The document has then changed although the
+  /// update was refused: relay and store what it now holds beyond the transaction's start
+  /// (rather than the bytes received), or peers and storage silently diverge from it.
+  private keepPartial(origin: Origin): void {
+    const before = this.changedSince
+    if (before === null) return
+    this.version++
+    let held: Uint8Array
+    try {
+      held = Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(before))
+    } catch {
+      return // what Yjs holds pending cannot be encoded again: nothing a peer could apply
+    }
+    this.outgoing.push({ origin, update: held })
     this.scheduleFlush()
   }
 
