@@ -182,12 +182,17 @@ export class Room {
     this.changed = false
     this.changedSince = null
     const store = this.doc.store
-    const pendingBefore = [store.pendingStructs?.update, store.pendingDs]
+    // Yjs changes what it holds pending in place; kept to undo a refused update's share of it.
+    const pending = store.pendingStructs
+    const pendingBefore = { structs: pending && { missing: new Map(pending.missing), update: pending.update }, ds: store.pendingDs }
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (error) {
-      const pendingChanged = store.pendingStructs?.update !== pendingBefore[0] || store.pendingDs !== pendingBefore[1]
-      if (this.changed || pendingChanged) this.keepPartial(origin)
+      // What a refused update left pending is not in the document and may not even encode
+      // again (a varint past 2^53): drop it, so that joiners can still be sent the state.
+      store.pendingStructs = pendingBefore.structs
+      store.pendingDs = pendingBefore.ds
+      if (this.changed) this.keepPartial(origin)
       throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`)
     }
     this.hooks.applied?.((performance.now() - start) / 1000)
@@ -213,7 +218,7 @@ export class Room {
     try {
       held = Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(before))
     } catch {
-      return // what Yjs holds pending cannot be encoded again: nothing a peer could apply
+      return // an earlier update left something that cannot be encoded: nothing to send
     }
     this.outgoing.push({ origin, update: held })
     this.scheduleFlush()

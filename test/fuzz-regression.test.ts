@@ -139,3 +139,20 @@ describe('over a real server', () => {
     reloaded.destroy()
   })
 })
+
+describe('what a refused update leaves pending', () => {
+  test('is dropped: a joiner is still sent the document', () => {
+    const r = room()
+    const hostile = new DocPeer('hostile')
+    r.join(hostile)
+    // Seen in the fuzz run: one struct whose origin client is past 2^53 (Yjs reads it, but
+    // cannot read it back once it re-encodes what it holds pending), then a cut delete set.
+    const frame = Buffer.from('000217010180d9d4c60613848bd9d4c6ffffff7f060402c3bc00', 'hex')
+    expect(() => r.receive(hostile, frame)).toThrow(/invalid Yjs update/)
+    const joiner = new DocPeer('joiner')
+    r.join(joiner)
+    expect(() => r.receive(joiner, encodeSyncStep1(Uint8Array.of(0)))).not.toThrow()
+    expect(Y.encodeStateVector(joiner.doc)).toEqual(Y.encodeStateVector(r.doc))
+    expect(r.doc.store.pendingStructs).toBeNull()
+  })
+})
