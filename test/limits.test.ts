@@ -128,7 +128,9 @@ describe('slow consumers', () => {
     const maxBufferedBytes = 256 * 1024
     // The real memory store, so what it keeps can be told apart from what the server buffers.
     const store = memoryStorage()
-    server = await startServer({ maxBufferedBytes, store })
+    // No compaction: its merges run on a worker thread whose garbage this process's gc()
+    // cannot collect, and would blur what the slow consumer's queue retains.
+    server = await startServer({ maxBufferedBytes, store, compactAfterUpdates: 1e9, compactAfterBytes: 1e12 })
     // Raw sockets on the client side: TestClient keeps every frame it sees, which would blur
     // the server's figures (all of this runs in one process).
     const reader = await rawSocket('flood')

@@ -31,7 +31,9 @@ export function memoryStorage(): Storage {
       for (const { room, update } of entries) {
         let r = rooms.get(room)
         if (!r) rooms.set(room, (r = { snapshot: null, version: 0, log: [] }))
-        r.log.push({ seq: ++seq, update })
+        // A copy (`new Uint8Array`: a Buffer's `slice` is a view): the update is often a view
+        // into a larger socket buffer, which a kept view would pin in memory.
+        r.log.push({ seq: ++seq, update: new Uint8Array(update) })
       }
     },
     async compact(room, merge) {
