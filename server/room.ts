@@ -125,7 +125,7 @@ export class Room {
   }
 
   /// Handle one frame from a peer. Throws `ProtocolError` for malformed input; the caller
-  /// closes that peer. Nothing of a malformed frame is applied.
+  /// closes that peer. A frame that does not decode is applied in no part.
   receive(peer: Peer, frame: Uint8Array): void {
     this.receiveMessages(peer, decodeFrame(frame))
   }
@@ -176,7 +176,8 @@ export class Room {
 
   /// Apply an update from any origin; it is relayed to every peer but the origin at the end
   /// of this event-loop turn, stored, and published to other instances unless it came from
-  /// one. Throws `ProtocolError` if the update is not valid Yjs.
+  /// one. Throws `ProtocolError` if the update is not valid Yjs; what Yjs integrated of it before
+  /// failing stays in the document and is relayed and stored like any change.
   apply(update: Uint8Array, origin: Origin): void {
     const start = performance.now()
     this.changed = false
