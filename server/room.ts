@@ -185,14 +185,15 @@ export class Room {
     const store = this.doc.store
     // Yjs changes what it holds pending in place; kept to undo a refused update's share of it.
     const pending = store.pendingStructs
-    const pendingBefore = { structs: pending && { missing: new Map(pending.missing), update: pending.update }, ds: store.pendingDs }
+    const heldStructs = pending && { missing: new Map(pending.missing), update: pending.update }
+    const heldDs = store.pendingDs
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (error) {
       // What a refused update left pending is not in the document and may not even encode
       // again (a varint past 2^53): drop it, so that joiners can still be sent the state.
-      store.pendingStructs = pendingBefore.structs
-      store.pendingDs = pendingBefore.ds
+      store.pendingStructs = heldStructs
+      store.pendingDs = heldDs
       if (this.changed) this.keepPartial(origin)
       throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`)
     }
