@@ -22,6 +22,9 @@ const SERVERS = {
   'y-websocket': { dialect: 'yws', label: 'y-websocket 0.1.1', peer: true },
   hocuspocus: { dialect: 'hocuspocus', label: 'Hocuspocus 4.7.0', peer: true },
   raw: { dialect: 'raw', label: 'raw ws relay' },
+  // Not in the default set: `--servers concord,concord-sqlite --scenarios typing` compares
+  // the embedded store's cost with the memory store's.
+  'concord-sqlite': { dialect: 'yws', label: 'Concord (SQLite)', optional: true },
 }
 
 const DEFAULTS = {
@@ -40,7 +43,7 @@ const QUICK = {
 }
 
 function parseFlags(argv) {
-  const flags = { quick: false, build: true, servers: Object.keys(SERVERS), scenarios: Object.keys(DEFAULTS), serverCpu: '0', genCpu: '1', profile: null, sizes: {} }
+  const flags = { quick: false, build: true, servers: Object.keys(SERVERS).filter((s) => !SERVERS[s].optional), scenarios: Object.keys(DEFAULTS), serverCpu: '0', genCpu: '1', profile: null, sizes: {} }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = () => {
