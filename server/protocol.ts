@@ -118,6 +118,12 @@ function decodeMessage(reader: Reader): Message {
   }
 }
 
+/// Whether a Yjs update holds no structs and no deletions (what an empty document sends
+/// as its sync step 2): nothing to relay, store or publish.
+export function isEmptyUpdate(update: Uint8Array): boolean {
+  return update.length === 2 && update[0] === 0 && update[1] === 0
+}
+
 /// Number of bytes `n` takes as a varUint.
 export function uintSize(n: number): number {
   let size = 1

@@ -5,7 +5,7 @@ import * as Y from 'yjs'
 import { Presence } from './presence.js'
 import {
   ProtocolError, decodeFrame, encodeAck, encodeAuthDenied, encodeAwareness, encodeSyncStep1,
-  encodeSyncStep2, encodeUpdate, type Message,
+  encodeSyncStep2, encodeUpdate, isEmptyUpdate, type Message,
 } from './protocol.js'
 
 /// What a room needs of a connection.
@@ -63,11 +63,6 @@ function changedDocument(tr: Y.Transaction): boolean {
   if (tr.deleteSet.clients.size > 0) return true
   for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) return true
   return false
-}
-
-/// Whether an update has no structs and no deletions.
-function isEmptyUpdate(update: Uint8Array): boolean {
-  return update.length === 2 && update[0] === 0 && update[1] === 0
 }
 
 /// A room's live state.

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis'
 import * as Y from 'yjs'
 import { decodeAwareness, encodeAwarenessEntries, type PresenceEntry } from '../presence.js'
 import type { Room } from '../room.js'
+import { isEmptyUpdate } from '../protocol.js'
 import {
   decodeClusterMessage, encodeBye, encodeClusterAwareness, encodeClusterUpdate, encodeHeartbeat,
   encodeMissing, encodeState, type ClusterMessage,
@@ -76,12 +77,6 @@ interface SharedRoom {
 }
 
 const MAX_EARLY_BYTES = 16 * 1024 * 1024
-const EMPTY_UPDATE_LENGTH = 2
-
-function isEmptyUpdate(update: Uint8Array): boolean {
-  return update.length <= EMPTY_UPDATE_LENGTH && update.every((b) => b === 0)
-}
-
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i])
 }
