@@ -25,6 +25,8 @@ export interface RoomsOptions {
   /// Called once a change to a room is durably stored (the webhook).
   stored?: (room: string) => void
   /// Compact a room's log once this many updates were appended to it (default 500).
+  /// Milliseconds a storage commit gathers updates for (see `writeBatcher`); default 0.
+  commitDelayMs?: number
   compactAfterUpdates?: number
   /// Compact a room's log once this many bytes were appended to it (default 4 MiB).
   compactAfterBytes?: number
@@ -61,7 +63,7 @@ export class Rooms {
   private readonly compactAfterBytes: number
 
   constructor(private readonly options: RoomsOptions) {
-    this.writes = writeBatcher(options.storage)
+    this.writes = writeBatcher(options.storage, options.commitDelayMs ?? 0)
     this.compactAfterUpdates = options.compactAfterUpdates ?? 500
     this.compactAfterBytes = options.compactAfterBytes ?? 4 * 1024 * 1024
     this.compactor = compactor(options.storage, {

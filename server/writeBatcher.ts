@@ -1,8 +1,10 @@
 // Groups appends, across rooms, into one storage call (one transaction) and keeps calls in
-// order, so acknowledgements are monotonic. A batch is written at the end of the event-loop
-// turn; while a write is in flight (PostgreSQL, a slow disk) further appends gather into the
-// next batch, which goes as soon as the store answers: one write in flight at a time, and
-// never more writes than the store can take (group commit).
+// order, so acknowledgements are monotonic. A batch is written `commitDelayMs` after its
+// first append (at the end of the event-loop turn with 0); while a write is in flight
+// (PostgreSQL, a slow disk) further appends gather into the next batch, which goes as soon as
+// the store answers: one write in flight at a time, and never more writes than the store can
+// take (group commit). The delay lets one commit (one fsync for SQLite) cover the updates of
+// many turns: broadcasts never wait for it, only acknowledgements do.
 import type { AppendEntry, Storage } from './storage/types.js'
 
 /// Append through a per-turn batch; each promise resolves when its entry is stored.
@@ -18,15 +20,22 @@ interface Waiter {
   reject: (error: unknown) => void
 }
 
-/// Create a batcher over a store.
-export function writeBatcher(storage: Storage): WriteBatcher {
+/// Create a batcher over a store; a batch is written `commitDelayMs` after its first append.
+export function writeBatcher(storage: Storage, commitDelayMs = 0): WriteBatcher {
   let batch: AppendEntry[] = []
   let waiters: Waiter[] = []
-  let scheduled = false
+  let scheduled: NodeJS.Timeout | NodeJS.Immediate | null = null
   let inFlight: Promise<void> | null = null
 
+  function unschedule(): void {
+    if (scheduled === null) return
+    if (commitDelayMs > 0) clearTimeout(scheduled as NodeJS.Timeout)
+    else clearImmediate(scheduled as NodeJS.Immediate)
+    scheduled = null
+  }
+
   function write(): void {
-    scheduled = false
+    unschedule()
     if (inFlight || waiters.length === 0) return // the running write picks this batch up
     const entries = batch
     const done = waiters
@@ -48,10 +57,7 @@ export function writeBatcher(storage: Storage): WriteBatcher {
     append(room, update) {
       if (update) batch.push({ room, update })
       const stored = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }))
-      if (!scheduled && !inFlight) {
-        scheduled = true
-        setImmediate(write)
-      }
+      if (scheduled === null && !inFlight) scheduled = commitDelayMs > 0 ? setTimeout(write, commitDelayMs) : setImmediate(write)
       return stored
     },
     async drain() {

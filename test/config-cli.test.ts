@@ -38,6 +38,7 @@ const bad: Partial<Record<OptionName, [string, RegExp, string[]?]>> = {
   messageBurst: ['0', /expected an integer from 1/],
   readOnlyAwareness: ['never', /expected true or false, got "never"/],
   tlsCert: ['/nonexistent/cert.pem', /cannot use "\/nonexistent\/cert.pem": ENOENT/, ['--tls-key', 'package.json']],
+  commitDelayMs: ['1001', /expected an integer from 0 to 1000/],
   compactAfterUpdates: ['0', /expected an integer from 1/],
   compactAfterBytes: ['4MB', /expected an integer from 1/],
   initialContent: ['/nonexistent/seed.txt', /cannot use "\/nonexistent\/seed.txt": ENOENT/],

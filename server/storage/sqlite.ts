@@ -13,9 +13,12 @@ export interface SqliteOptions {
   synchronous?: 'FULL' | 'NORMAL'
 }
 
+// `seq` is the rowid without AUTOINCREMENT, which would write sqlite_sequence's page on every
+// commit. A rowid is reused only above the highest remaining row; a compaction deletes rows up
+// to one it read, which stays until that delete, so no row appended meanwhile can fall below it.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS concord_updates (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER PRIMARY KEY,
   room TEXT NOT NULL,
   data BLOB NOT NULL
 );

@@ -1,0 +1,76 @@
+// Group commit: appends of several event-loop turns share one SQLite transaction when a
+// commit delay is set, and each append resolves only once its commit is done.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, expect, it } from 'vitest'
+import { sqliteStorage } from '../server/storage/sqlite.js'
+import type { AppendEntry, Storage } from '../server/storage/types.js'
+import { writeBatcher } from '../server/writeBatcher.js'
+
+const dirs: string[] = []
+const stores: Storage[] = []
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close()
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+/// A real SQLite store that records the size of each `append` call (each is one transaction).
+function countingStore(): { store: Storage; commits: number[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'concord-batch-'))
+  dirs.push(dir)
+  const store = sqliteStorage(join(dir, 'db.sqlite'))
+  stores.push(store)
+  const commits: number[] = []
+  const append = store.append.bind(store)
+  store.append = (entries: readonly AppendEntry[]) => {
+    commits.push(entries.length)
+    return append(entries)
+  }
+  return { store, commits }
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
+const update = (n: number) => Uint8Array.of(n)
+
+it('without a delay, each event-loop turn commits on its own', async () => {
+  const { store, commits } = countingStore()
+  const writes = writeBatcher(store, 0)
+  const done: Promise<void>[] = []
+  for (let i = 0; i < 5; i++) {
+    done.push(writes.append('r', update(i)))
+    await turn()
+  }
+  await Promise.all(done)
+  expect(commits).toEqual([1, 1, 1, 1, 1])
+})
+
+it('with a delay, the appends of several turns share one commit, and resolve after it', async () => {
+  const { store, commits } = countingStore()
+  const writes = writeBatcher(store, 50)
+  const resolved: number[] = []
+  const done: Promise<void>[] = []
+  for (let i = 0; i < 5; i++) {
+    done.push(writes.append(i % 2 ? 'a' : 'b', update(i)).then(() => { resolved.push(i) }))
+    await turn()
+  }
+  expect(commits).toEqual([]) // nothing committed (nor acknowledged) before the delay
+  expect(resolved).toEqual([])
+  await Promise.all(done)
+  expect(commits).toEqual([5])
+  expect(resolved).toEqual([0, 1, 2, 3, 4])
+  expect((await store.load('a')).map((u) => u[0])).toEqual([1, 3])
+  expect((await store.load('b')).map((u) => u[0])).toEqual([0, 2, 4])
+})
+
+it('drain commits at once instead of waiting for the delay', async () => {
+  const { store, commits } = countingStore()
+  const writes = writeBatcher(store, 60_000)
+  const stored = writes.append('r', update(7))
+  const start = Date.now()
+  await writes.drain()
+  await stored
+  expect(Date.now() - start).toBeLessThan(1000)
+  expect(commits).toEqual([1])
+  expect((await store.load('r')).map((u) => u[0])).toEqual([7])
+})
