@@ -126,7 +126,7 @@ export interface Metrics {
   opened(): void
   /// A connection closed with this WebSocket close code.
   closed(code: number): void
-  /// Seconds spent in `Y.applyUpdate` for one update.
+  /// Seconds Yjs took to integrate one update, or one batch of held-back plain updates.
   applied(seconds: number): void
   /// Seconds one storage append (one batch) took.
   appended(seconds: number): void
@@ -196,7 +196,7 @@ export function createMetrics(sources: MetricSources): Metrics {
     name: 'concord_auth_refusals_total', help: 'Requests refused for a missing or bad token (401) or insufficient access (403).',
     registers, labelNames: ['channel', 'status'],
   })
-  const apply = new FastHistogram('concord_update_apply_seconds', 'Time to apply one Yjs update to a room document.', APPLY_BUCKETS)
+  const apply = new FastHistogram('concord_update_apply_seconds', 'Time Yjs took to integrate one update, or one batch of held-back plain edits, into a room document.', APPLY_BUCKETS)
   registry.registerMetric(apply as unknown as Metric)
   const append = new Histogram({
     name: 'concord_storage_append_seconds', help: 'Time of one storage append (one batch of updates, one transaction).',

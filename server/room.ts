@@ -2,11 +2,13 @@
 // protocol's rules (sync, relay, no echo, read-only) but nothing of sockets or HTTP.
 import { performance } from 'node:perf_hooks'
 import * as Y from 'yjs'
+import { CloseCode } from './closeCodes.js'
 import { Presence } from './presence.js'
 import {
   ProtocolError, decodeFrame, encodeAck, encodeAuthDenied, encodeAwareness, encodeSyncStep1,
   encodeSyncStep2, encodeUpdate, isEmptyUpdate, type Message,
 } from './protocol.js'
+import { checkUpdate } from './updateCheck.js'
 
 /// What a room needs of a connection.
 export interface Peer {
@@ -37,7 +39,7 @@ export interface RoomHooks {
   empty(room: Room): void
   /// Called when an update could not be stored: the room must not pretend it was.
   failed(room: Room, error: unknown): void
-  /// Seconds one `Y.applyUpdate` took, for metrics.
+  /// Seconds one integration (an update, or a batch of held-back ones) took, for metrics.
   applied?(seconds: number): void
 }
 
@@ -58,6 +60,14 @@ interface StateCache {
 /// An update with no structs and no deletions (what an empty document sends in step 2).
 const NO_CHANGE = Uint8Array.of(0, 0)
 
+/// Plain updates held for one batched integration (see `Room.settle`): at most this many, or
+/// this many bytes, before the room integrates them anyway.
+const MAX_UNSETTLED = 64
+const MAX_UNSETTLED_BYTES = 256 * 1024
+
+/// Scratch for `checkUpdate`'s client ends (one update is checked at a time).
+const ends: number[] = []
+
 /// Whether a transaction deleted something or added structs (Yjs' test before an 'update').
 function changedDocument(tr: Y.Transaction): boolean {
   if (tr.deleteSet.clients.size > 0) return true
@@ -67,7 +77,7 @@ function changedDocument(tr: Y.Transaction): boolean {
 
 /// A room's live state.
 export class Room {
-  readonly doc = new Y.Doc({ gc: true })
+  private readonly ydoc = new Y.Doc({ gc: true })
   readonly presence = new Presence()
   readonly peers = new Map<Peer, PeerState>()
   /// Incremented on every applied update; keys the state cache.
@@ -84,18 +94,31 @@ export class Room {
   private changed = false
   /// The last transaction's state before it began: what a failed update had already changed.
   private changedSince: Map<number, number> | null = null
+  /// Plain updates already relayed and stored, not yet integrated into the document.
+  private unsettled: Array<{ origin: Origin; update: Uint8Array }> = []
+  private unsettledBytes = 0
+  /// Where clients' histories end once the unsettled updates are integrated.
+  private readonly heldClocks = new Map<number, number>()
+  /// The clock each client reaches with the unsettled updates: what a new update may build on.
+  private readonly clocks = (client: number): number => this.heldClocks.get(client) ?? Y.getState(this.ydoc.store, client)
 
   constructor(readonly name: string, private readonly hooks: RoomHooks) {
-    this.doc.on('afterTransaction', (tr: Y.Transaction) => {
+    this.ydoc.on('afterTransaction', (tr: Y.Transaction) => {
       this.changed = changedDocument(tr)
       this.changedSince = tr.beforeState
     })
   }
 
+  /// The room's document, with every update received so far integrated.
+  get doc(): Y.Doc {
+    this.settle()
+    return this.ydoc
+  }
+
   /// Load stored updates before any peer joins.
   restore(updates: readonly Uint8Array[]): void {
     if (updates.length === 0) return
-    Y.applyUpdate(this.doc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates as Uint8Array[]))
+    Y.applyUpdate(this.ydoc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates as Uint8Array[]))
     this.version++
   }
 
@@ -146,7 +169,9 @@ export class Room {
           return
         }
         state.received++
-        this.apply(message.update, peer)
+        // A step 2 often repeats what the room has (a reconnect): integrated at once, so that
+        // what changes nothing is neither relayed nor stored. A live edit may wait.
+        this.apply(message.update, peer, message.type === 'update')
         return
       case 'awareness': {
         const change = this.presence.apply(message.update)
@@ -172,18 +197,40 @@ export class Room {
   /// Apply an update from any origin; it is relayed to every peer but the origin at the end
   /// of this event-loop turn, stored, and published to other instances unless it came from
   /// one. Throws `ProtocolError` if the update is not valid Yjs; what Yjs integrated of it before
-  /// failing stays in the document and is relayed and stored like any change.
-  apply(update: Uint8Array, origin: Origin): void {
+  /// failing stays in the document and is relayed and stored like any change. With `mayWait`,
+  /// a plain update (see `checkUpdate`) joins a batch integrated when the document is next
+  /// read: Yjs' cost per transaction is paid once per batch, not once per keystroke.
+  apply(update: Uint8Array, origin: Origin, mayWait = false): void {
+    let plain: boolean
+    try {
+      plain = checkUpdate(update, this.clocks, ends)
+    } catch (error) {
+      throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`)
+    }
+    const { pendingStructs, pendingDs } = this.ydoc.store
+    if (plain && mayWait && pendingStructs === null && pendingDs === null) {
+      for (let i = 0; i < ends.length; i += 2) this.heldClocks.set(ends[i], ends[i + 1])
+      // A copy: the update is a view into the socket's read buffer, which it would pin.
+      const held = new Uint8Array(update)
+      this.unsettled.push({ origin, update: held })
+      this.unsettledBytes += held.length
+      this.version++
+      this.outgoing.push({ origin, update: held })
+      this.scheduleFlush()
+      if (this.unsettled.length >= MAX_UNSETTLED || this.unsettledBytes >= MAX_UNSETTLED_BYTES) this.settle()
+      return
+    }
+    this.settle()
     const start = performance.now()
     this.changed = false
     this.changedSince = null
-    const store = this.doc.store
+    const store = this.ydoc.store
     // Yjs changes what it holds pending in place; kept to undo a refused update's share of it.
     const pending = store.pendingStructs
     const heldStructs = pending && { missing: new Map(pending.missing), update: pending.update }
     const heldDs = store.pendingDs
     try {
-      Y.applyUpdate(this.doc, update, origin)
+      Y.applyUpdate(this.ydoc, update, origin)
     } catch (error) {
       // What a refused update left pending is not in the document and may not even encode
       // again (a varint past 2^53): drop it, so that joiners can still be sent the state.
@@ -196,8 +243,7 @@ export class Room {
     // An update that changed nothing (a reconnecting client's step 2 repeats its whole delete
     // set) is neither relayed nor stored again; it still counts for the sender's ack. What
     // Yjs holds pending (missing dependencies) counts as a change.
-    const { pendingStructs, pendingDs } = this.doc.store
-    const useful = this.changed || pendingStructs !== null || pendingDs !== null
+    const useful = this.changed || this.ydoc.store.pendingStructs !== null || this.ydoc.store.pendingDs !== null
     if (useful) this.version++
     this.outgoing.push({ origin, update: useful ? update : NO_CHANGE })
     this.scheduleFlush()
@@ -213,12 +259,34 @@ export class Room {
     this.version++
     let held: Uint8Array
     try {
-      held = Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(before))
+      held = Y.encodeStateAsUpdate(this.ydoc, Y.encodeStateVector(before))
     } catch {
       return // an earlier update left something that cannot be encoded: nothing to send
     }
     this.outgoing.push({ origin, update: held })
     this.scheduleFlush()
+  }
+
+  /// Integrate the held plain updates, in arrival order, in one transaction. They were checked
+  /// to integrate without error; should Yjs still refuse one, its sender is closed (it was
+  /// relayed, as peers integrate it just as this document does).
+  private settle(): void {
+    const batch = this.unsettled
+    if (batch.length === 0) return
+    this.unsettled = []
+    this.unsettledBytes = 0
+    this.heldClocks.clear()
+    const start = performance.now()
+    Y.transact(this.ydoc, () => {
+      for (const { origin, update } of batch) {
+        try {
+          Y.applyUpdate(this.ydoc, update, origin)
+        } catch (error) {
+          if (typeof origin === 'object') origin.close(CloseCode.Malformed, `malformed message: invalid Yjs update: ${(error as Error).message}`)
+        }
+      }
+    })
+    this.hooks.applied?.((performance.now() - start) / 1000)
   }
 
   private scheduleFlush(): void {
@@ -281,12 +349,13 @@ export class Room {
     const empty = stateVector.length === 1 && stateVector[0] === 0
     if (empty) {
       const cache = this.state()
-      if (!cache.fullState) cache.fullState = encodeSyncStep2(Y.encodeStateAsUpdate(this.doc))
+      if (!cache.fullState) cache.fullState = encodeSyncStep2(Y.encodeStateAsUpdate(this.ydoc))
       return cache.fullState
     }
+    this.settle()
     let diff: Uint8Array
     try {
-      diff = Y.encodeStateAsUpdate(this.doc, stateVector)
+      diff = Y.encodeStateAsUpdate(this.ydoc, stateVector)
     } catch (error) {
       throw new ProtocolError(`invalid state vector: ${(error as Error).message}`)
     }
@@ -294,10 +363,16 @@ export class Room {
   }
 
   private state(): StateCache {
+    this.settle()
     if (!this.cache || this.cache.version !== this.version) {
-      this.cache = { version: this.version, stateVector: Y.encodeStateVector(this.doc), fullState: null }
+      this.cache = { version: this.version, stateVector: Y.encodeStateVector(this.ydoc), fullState: null }
     }
     return this.cache
+  }
+
+  /// Updates relayed and stored but not yet integrated into the document (see `settle`).
+  get heldUpdates(): number {
+    return this.unsettled.length
   }
 
   /// Whether updates are waiting to be broadcast and stored.
@@ -305,14 +380,17 @@ export class Room {
     return this.outgoing.length === 0 && this.awarenessOut.length === 0
   }
 
-  /// Broadcast and store what is pending now instead of at the end of the turn.
+  /// Broadcast and store what is pending now instead of at the end of the turn, and bring
+  /// the document up to date (before an unload or shutdown).
   flushNow(): void {
     if (!this.idle) this.flush()
+    this.settle()
   }
 
   /// Free the document. The room must have no peers.
   destroy(): void {
     this.destroyed = true
-    this.doc.destroy()
+    this.unsettled = []
+    this.ydoc.destroy()
   }
 }
