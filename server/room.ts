@@ -62,7 +62,7 @@ const NO_CHANGE = Uint8Array.of(0, 0)
 
 /// Plain updates held for one batched integration (see `Room.settle`): at most this many, or
 /// this many bytes, before the room integrates them anyway.
-const MAX_UNSETTLED = 64
+const MAX_UNSETTLED = 16
 const MAX_UNSETTLED_BYTES = 256 * 1024
 
 /// Scratch for `checkUpdate`'s client ends (one update is checked at a time).
