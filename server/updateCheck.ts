@@ -60,7 +60,7 @@ function varInt(r: Reader): void {
 }
 
 /// lib0's `readAny`: a tag byte (127 minus the kind), then the value.
-function any(r: Reader, depth: number): void {
+function skipValue(r: Reader, depth: number): void {
   if (depth > MAX_ANY_DEPTH) throw new ProtocolError('update content nested too deeply')
   const tag = r.take(1)[0]
   switch (tag) {
@@ -71,12 +71,12 @@ function any(r: Reader, depth: number): void {
     case 119: skipString(r); return
     case 118: { // object
       const n = r.uint()
-      for (let i = 0; i < n; i++) { skipString(r); any(r, depth + 1) }
+      for (let i = 0; i < n; i++) { skipString(r); skipValue(r, depth + 1) }
       return
     }
     case 117: { // array
       const n = r.uint()
-      for (let i = 0; i < n; i++) any(r, depth + 1)
+      for (let i = 0; i < n; i++) skipValue(r, depth + 1)
       return
     }
     case 116: r.bytesField(); return
@@ -105,10 +105,10 @@ function content(r: Reader, kind: number): number {
     }
     case Content.Any: {
       const n = r.uint()
-      for (let i = 0; i < n; i++) any(r, 0)
+      for (let i = 0; i < n; i++) skipValue(r, 0)
       return n
     }
-    case Content.Doc: skipString(r); any(r, 0); return 1
+    case Content.Doc: skipString(r); skipValue(r, 0); return 1
     default: throw new ProtocolError(`unknown content kind ${kind} in update`)
   }
 }

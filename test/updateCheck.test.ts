@@ -80,6 +80,8 @@ it('a room integrates every update it held back without error (mutated updates, 
   // A history of two writers, and their updates as the source of mutations.
   const a = new Y.Doc()
   const b = new Y.Doc()
+  a.clientID = 1 // fixed ids: the same history, and the same run, every time
+  b.clientID = 2
   const sources: Uint8Array[] = []
   a.on('update', (u: Uint8Array, origin: unknown) => { if (origin !== 'remote') { sources.push(u); Y.applyUpdate(b, u, 'remote') } })
   b.on('update', (u: Uint8Array, origin: unknown) => { if (origin !== 'remote') { sources.push(u); Y.applyUpdate(a, u, 'remote') } })
