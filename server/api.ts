@@ -12,6 +12,7 @@ import type { Logger } from './log.js'
 import { parseRoomName } from './roomName.js'
 import type { Room } from './room.js'
 import type { Rooms } from './rooms.js'
+import { appendStored } from './writeBatcher.js'
 
 /// Decide a request, as the WebSocket upgrade does. `room` is null for the room list (a
 /// question about every room).
@@ -145,7 +146,7 @@ export function createApi(options: ApiOptions): (req: IncomingMessage, res: Serv
         // Broadcast and queue the write now, then wait until it is durable.
         r.flushNow()
         try {
-          await rooms.writes.append(room, null)
+          await appendStored(rooms.writes, room, null)
         } catch {
           throw new HttpError(503, 'the update could not be stored; try again later', { 'retry-after': '1' })
         }

@@ -9,6 +9,7 @@ import {
   encodeSyncStep2, encodeUpdate, isEmptyUpdate, type Message,
 } from './protocol.js'
 import { checkUpdate } from './updateCheck.js'
+import type { Stored } from './writeBatcher.js'
 
 /// What a room needs of a connection.
 export interface Peer {
@@ -30,9 +31,9 @@ export type Origin = Peer | 'api' | 'cluster'
 
 /// Callbacks a room uses to reach storage and the cluster; `rooms.ts` provides them.
 export interface RoomHooks {
-  /// Store an update durably; resolves once it and everything before it is stored. With
-  /// `null`, only waits for what is already queued.
-  persist(room: string, update: Uint8Array | null): Promise<void>
+  /// Store an update durably; `done` runs once it and everything before it is stored (with
+  /// the error if that failed). With `null`, only waits for what is already queued.
+  persist(room: string, update: Uint8Array | null, done: Stored): void
   /// Send an update or awareness message to other instances.
   publish?(room: string, kind: 'update' | 'awareness', payload: Uint8Array): void
   /// Called when the last peer left.
@@ -75,6 +76,9 @@ function changedDocument(tr: Y.Transaction): boolean {
   return false
 }
 
+/// Rooms with something to send at the end of this event-loop turn.
+let dirtyRooms: Room[] = []
+
 /// A room's live state.
 export class Room {
   private readonly ydoc = new Y.Doc({ gc: true })
@@ -83,8 +87,10 @@ export class Room {
   /// Incremented on every applied update; keys the state cache.
   private version = 0
   private cache: StateCache | null = null
-  /// Updates applied this event-loop turn, in order, broadcast together by `flush`.
-  private outgoing: Array<{ origin: Origin; update: Uint8Array }> = []
+  /// Updates applied this event-loop turn, in order, and their origins: broadcast together
+  /// by `flush`.
+  private outOrigins: Origin[] = []
+  private outUpdates: Uint8Array[] = []
   /// Awareness messages received this turn, relayed by `flush` with the updates, so that a
   /// receiver gets everything of one turn in one write.
   private awarenessOut: Array<{ origin: Peer; message: Uint8Array }> = []
@@ -215,7 +221,8 @@ export class Room {
       this.unsettled.push({ origin, update: held })
       this.unsettledBytes += held.length
       this.version++
-      this.outgoing.push({ origin, update: held })
+      this.outOrigins.push(origin)
+      this.outUpdates.push(held)
       this.scheduleFlush()
       if (this.unsettled.length >= MAX_UNSETTLED || this.unsettledBytes >= MAX_UNSETTLED_BYTES) this.settle()
       return
@@ -245,7 +252,8 @@ export class Room {
     // Yjs holds pending (missing dependencies) counts as a change.
     const useful = this.changed || this.ydoc.store.pendingStructs !== null || this.ydoc.store.pendingDs !== null
     if (useful) this.version++
-    this.outgoing.push({ origin, update: useful ? update : NO_CHANGE })
+    this.outOrigins.push(origin)
+    this.outUpdates.push(useful ? update : NO_CHANGE)
     this.scheduleFlush()
   }
 
@@ -263,7 +271,8 @@ export class Room {
     } catch {
       return // an earlier update left something that cannot be encoded: nothing to send
     }
-    this.outgoing.push({ origin, update: held })
+    this.outOrigins.push(origin)
+      this.outUpdates.push(held)
     this.scheduleFlush()
   }
 
@@ -292,7 +301,15 @@ export class Room {
   private scheduleFlush(): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
-    setImmediate(() => this.flush())
+    if (dirtyRooms.length === 0) setImmediate(Room.flushDirty)
+    dirtyRooms.push(this)
+  }
+
+  // One immediate for every room with something to send this turn, not one per room.
+  private static flushDirty(): void {
+    const rooms = dirtyRooms
+    dirtyRooms = []
+    for (const room of rooms) room.flush()
   }
 
   /// Broadcast, store and publish this turn's updates: one merged update per origin,
@@ -300,37 +317,54 @@ export class Room {
   private flush(): void {
     this.flushScheduled = false
     if (this.destroyed) return
-    const byOrigin = new Map<Origin, Uint8Array[]>()
-    for (const { origin, update } of this.outgoing) {
-      const list = byOrigin.get(origin)
-      if (list) list.push(update)
-      else byOrigin.set(origin, [update])
-    }
-    this.outgoing = []
-    for (const [origin, all] of byOrigin) {
-      // A client with nothing to add answers sync step 1 with an empty update: relay nothing.
-      const updates = all.filter((u) => !isEmptyUpdate(u))
-      const merged = updates.length === 0 ? null : updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
-      if (merged) {
-        const frame = encodeUpdate(merged)
-        for (const peer of this.peers.keys()) if (peer !== origin) peer.send(frame)
+    const origins = this.outOrigins
+    const updates = this.outUpdates
+    if (origins.length > 0) {
+      this.outOrigins = []
+      this.outUpdates = []
+      let oneOrigin = true
+      for (let i = 1; i < origins.length && oneOrigin; i++) oneOrigin = origins[i] === origins[0]
+      if (oneOrigin) this.deliver(origins[0], updates) // the usual turn: one typist
+      else {
+        const byOrigin = new Map<Origin, Uint8Array[]>()
+        for (let i = 0; i < origins.length; i++) {
+          const list = byOrigin.get(origins[i])
+          if (list) list.push(updates[i])
+          else byOrigin.set(origins[i], [updates[i]])
+        }
+        for (const [origin, list] of byOrigin) this.deliver(origin, list)
       }
-      if (origin === 'cluster') continue // stored and acknowledged by the instance it came from
-      if (merged) this.hooks.publish?.(this.name, 'update', merged)
-      const ackCount = typeof origin === 'object' ? this.peers.get(origin)?.received : undefined
-      this.hooks.persist(this.name, merged).then(
-        () => {
-          if (ackCount !== undefined && typeof origin === 'object' && origin.wantsAck && this.peers.has(origin)) {
-            origin.send(encodeAck(ackCount))
-          }
-        },
-        (error: unknown) => this.hooks.failed(this, error),
-      )
     }
     const awareness = this.awarenessOut
+    if (awareness.length === 0) return
     this.awarenessOut = []
     // A peer that left meanwhile had its states removed (and the removal relayed): skip it.
     for (const { origin, message } of awareness) if (this.peers.has(origin)) this.relayAwareness(message, origin)
+  }
+
+  /// Relay one origin's updates of this turn as one merged update, publish and store it, and
+  /// acknowledge it to the origin once stored.
+  private deliver(origin: Origin, updates: Uint8Array[]): void {
+    // A client with nothing to add answers sync step 1 with an empty update: relay nothing.
+    let merged: Uint8Array | null = null
+    let useful = 0
+    for (const update of updates) if (!isEmptyUpdate(update)) { merged = update; useful++ }
+    if (useful > 1) merged = Y.mergeUpdates(updates.filter((u) => !isEmptyUpdate(u)))
+    if (merged) {
+      const frame = encodeUpdate(merged)
+      for (const peer of this.peers.keys()) if (peer !== origin) peer.send(frame)
+    }
+    if (origin === 'cluster') return // stored and acknowledged by the instance it came from
+    if (merged) this.hooks.publish?.(this.name, 'update', merged)
+    const count = typeof origin === 'object' && origin.wantsAck ? this.peers.get(origin)?.received : undefined
+    this.hooks.persist(this.name, merged, count === undefined ? this.storeFailed : (error) => {
+      if (error !== undefined) this.hooks.failed(this, error)
+      else if (this.peers.has(origin as Peer)) (origin as Peer).send(encodeAck(count))
+    })
+  }
+
+  private readonly storeFailed: Stored = (error) => {
+    if (error !== undefined) this.hooks.failed(this, error)
   }
 
   /// Apply an awareness update from another instance and relay it to local peers.
@@ -377,7 +411,7 @@ export class Room {
 
   /// Whether updates are waiting to be broadcast and stored.
   get idle(): boolean {
-    return this.outgoing.length === 0 && this.awarenessOut.length === 0
+    return this.outOrigins.length === 0 && this.awarenessOut.length === 0
   }
 
   /// Broadcast and store what is pending now instead of at the end of the turn, and bring

@@ -7,7 +7,7 @@ import type { RoomsCluster } from './cluster/redis.js'
 import { Room, type RoomHooks } from './room.js'
 import { compactor, type Compactor } from './storage/compaction.js'
 import type { CompactionResult, Storage } from './storage/types.js'
-import { writeBatcher, type WriteBatcher } from './writeBatcher.js'
+import { appendStored, writeBatcher, type WriteBatcher } from './writeBatcher.js'
 
 /// Options of the room registry.
 export interface RoomsOptions {
@@ -63,7 +63,12 @@ export class Rooms {
   private readonly compactAfterBytes: number
 
   constructor(private readonly options: RoomsOptions) {
-    this.writes = writeBatcher(options.storage, options.commitDelayMs ?? 0)
+    this.writes = writeBatcher(options.storage, options.commitDelayMs ?? 0, (entries) => {
+      for (const { room, update } of entries) {
+        this.grew(room, 1, update.length)
+        options.stored?.(room)
+      }
+    })
     this.compactAfterUpdates = options.compactAfterUpdates ?? 500
     this.compactAfterBytes = options.compactAfterBytes ?? 4 * 1024 * 1024
     this.compactor = compactor(options.storage, {
@@ -71,17 +76,7 @@ export class Rooms {
       failed: (room, error) => options.log?.(`compacting room ${JSON.stringify(room)} failed`, error),
     })
     this.hooks = {
-      persist: (room, update) => {
-        const written = this.writes.append(room, update)
-        if (update) {
-          const stored = options.stored
-          void written.then(() => {
-            this.grew(room, 1, update.length)
-            stored?.(room)
-          }, () => undefined)
-        }
-        return written
-      },
+      persist: (room, update, done) => this.writes.append(room, update, done),
       publish: options.publish,
       empty: (room) => this.scheduleUnload(room),
       failed: (room, error) => this.fail(room, error),
@@ -161,10 +156,10 @@ export class Rooms {
       cluster?.left(name, null)
       throw error
     }
-    cluster?.loaded(room, (update) => this.writes.append(name, update))
+    cluster?.loaded(room, (update) => appendStored(this.writes, name, update))
     this.options.observer?.loaded((performance.now() - start) / 1000)
     // Stored before any client's update (the batch is in order), which may build on it.
-    if (seed) this.hooks.persist(name, seed).catch((error: unknown) => this.hooks.failed(room, error))
+    if (seed) this.writes.append(name, seed, (error) => { if (error !== undefined) this.hooks.failed(room, error) })
     return room
   }
 

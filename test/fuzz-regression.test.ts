@@ -57,7 +57,10 @@ function wellFormed(author: number, text: string): Uint8Array {
 
 function room(store: Uint8Array[] = []): Room {
   return new Room('r', {
-    persist: async (_name, update) => { if (update) store.push(update) },
+    persist: (_name, update, done) => {
+      if (update) store.push(update)
+      done()
+    },
     empty: () => undefined,
     failed: (_room, error) => { throw error },
   })

@@ -100,7 +100,7 @@ it('a room integrates every update it held back without error (mutated updates, 
   let held = 0
   // Episodes: a room holding a prefix of the history gets the next updates, some mutated.
   for (let episode = 0; episode < 2000; episode++) {
-    const room = new Room('fuzz', { persist: async () => undefined, empty: () => undefined, failed: () => undefined })
+    const room = new Room('fuzz', { persist: (_name, _update, done) => done(), empty: () => undefined, failed: () => undefined })
     const k = 1 + int(sources.length - 8)
     room.restore(sources.slice(0, k))
     room.join(peer)

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { sqliteStorage } from '../server/storage/sqlite.js'
 import type { AppendEntry, Storage } from '../server/storage/types.js'
-import { writeBatcher } from '../server/writeBatcher.js'
+import { appendStored, writeBatcher } from '../server/writeBatcher.js'
 
 const dirs: string[] = []
 const stores: Storage[] = []
@@ -38,7 +38,7 @@ it('without a delay, each event-loop turn commits on its own', async () => {
   const writes = writeBatcher(store, 0)
   const done: Promise<void>[] = []
   for (let i = 0; i < 5; i++) {
-    done.push(writes.append('r', update(i)))
+    done.push(appendStored(writes, 'r', update(i)))
     await turn()
   }
   await Promise.all(done)
@@ -51,7 +51,7 @@ it('with a delay, the appends of several turns share one commit, and resolve aft
   const resolved: number[] = []
   const done: Promise<void>[] = []
   for (let i = 0; i < 5; i++) {
-    done.push(writes.append(i % 2 ? 'a' : 'b', update(i)).then(() => { resolved.push(i) }))
+    done.push(appendStored(writes, i % 2 ? 'a' : 'b', update(i)).then(() => { resolved.push(i) }))
     await turn()
   }
   expect(commits).toEqual([]) // nothing committed (nor acknowledged) before the delay
@@ -66,11 +66,32 @@ it('with a delay, the appends of several turns share one commit, and resolve aft
 it('drain commits at once instead of waiting for the delay', async () => {
   const { store, commits } = countingStore()
   const writes = writeBatcher(store, 60_000)
-  const stored = writes.append('r', update(7))
+  const stored = appendStored(writes, 'r', update(7))
   const start = Date.now()
   await writes.drain()
   await stored
   expect(Date.now() - start).toBeLessThan(1000)
   expect(commits).toEqual([1])
   expect((await store.load('r')).map((u) => u[0])).toEqual([7])
+})
+
+it("a failed commit reaches every append of its batch, and the next batch is written", async () => {
+  const { store, commits } = countingStore()
+  const append = store.append.bind(store)
+  let failNext = true
+  store.append = (entries: readonly AppendEntry[]) => {
+    if (!failNext) return append(entries)
+    failNext = false
+    return Promise.reject(new Error('disk full'))
+  }
+  const stored: string[] = []
+  const writes = writeBatcher(store, 0, (entries) => { for (const e of entries) stored.push(`${e.room}:${e.update[0]}`) })
+  const failed = await Promise.allSettled([appendStored(writes, 'a', update(1)), appendStored(writes, 'b', update(2)), appendStored(writes, 'a', null)])
+  expect(failed.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
+  expect(String((failed[0] as PromiseRejectedResult).reason)).toContain('disk full')
+  expect(stored).toEqual([]) // nothing is reported stored (no compaction count, no webhook)
+  await appendStored(writes, 'a', update(3))
+  expect(stored).toEqual(['a:3'])
+  expect((await store.load('a')).map((u) => u[0])).toEqual([3])
+  expect(commits).toEqual([1]) // the failed call never reached SQLite
 })

@@ -9,6 +9,14 @@ interface MemoryRoom {
   log: Array<{ seq: number; update: Uint8Array }>
 }
 
+/// The bytes of `update` in a buffer of their own. An update is often a view into a larger
+/// socket buffer, which a kept view would pin in memory; one that spans its whole buffer
+/// (merged, or already copied by the room) is kept as it is.
+function owned(update: Uint8Array): Uint8Array {
+  if (update.byteOffset === 0 && update.byteLength === update.buffer.byteLength) return update
+  return new Uint8Array(update) // `new Uint8Array`, not `slice`: a Buffer's `slice` is a view
+}
+
 /// Create an in-memory store.
 export function memoryStorage(): Storage {
   const rooms = new Map<string, MemoryRoom>()
@@ -18,6 +26,7 @@ export function memoryStorage(): Storage {
     if (closed) throw new Error('memory storage is closed')
   }
   return {
+    groupCommit: false,
     async load(room) {
       check()
       const r = rooms.get(room)
@@ -31,9 +40,7 @@ export function memoryStorage(): Storage {
       for (const { room, update } of entries) {
         let r = rooms.get(room)
         if (!r) rooms.set(room, (r = { snapshot: null, version: 0, log: [] }))
-        // A copy (`new Uint8Array`: a Buffer's `slice` is a view): the update is often a view
-        // into a larger socket buffer, which a kept view would pin in memory.
-        r.log.push({ seq: ++seq, update: new Uint8Array(update) })
+        r.log.push({ seq: ++seq, update: owned(update) })
       }
     },
     async compact(room, merge) {

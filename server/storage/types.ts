@@ -39,6 +39,9 @@ export interface Storage {
   ping(): Promise<void>
   /// Release connections and files.
   close(): Promise<void>
+  /// False when a commit costs next to nothing (memory): gathering updates over time
+  /// (`--commit-delay-ms`) would only delay acknowledgements and add timer wake-ups.
+  readonly groupCommit?: boolean
 }
 
 /// The result of a compaction that changed nothing.
