@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
-import { mergeToSnapshot } from '../server/storage/compaction.js'
+import { mergeInSlices, mergeToSnapshot } from '../server/storage/compaction.js'
 import { workerMerge } from '../server/storage/mergeWorker.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import { openStorage } from '../server/storage/open.js'
@@ -220,6 +220,30 @@ test('openStorage understands memory, sqlite:PATH (creating folders) and postgre
   await expect(openStorage('redis://nope')).rejects.toThrow(/not supported/)
 })
 
+test('small merges on the main thread yield to the event loop between millisecond slices, with the same document', async () => {
+  const w = writer()
+  for (let i = 0; i < 3000; i++) w.text.insert(Math.floor(Math.random() * (w.text.length + 1)), 'xyz'[i % 3])
+  w.text.delete(0, 100)
+  let turns = 0
+  let longest = 0
+  let last = performance.now()
+  const spin = () => {
+    const now = performance.now()
+    longest = Math.max(longest, now - last)
+    last = now
+    turns++
+    if (!done) setImmediate(spin)
+  }
+  let done = false
+  setImmediate(spin)
+  const merged = await mergeInSlices(w.updates)
+  done = true
+  expect(turns).toBeGreaterThan(3) // other work ran while 3,000 updates were folded
+  expect(longest).toBeLessThan(50) // (generous: a slice is ~1 ms; a CI machine stalls)
+  expect(textOf([merged])).toBe(w.text.toString())
+  expect(textOf([merged])).toBe(textOf([mergeToSnapshot(w.updates)]))
+})
+
 test('large merges run on a worker thread: same snapshot, and the event loop keeps turning', async () => {
   const w = writer()
   for (let i = 0; i < 10_000; i++) w.text.insert(Math.floor(Math.random() * (w.text.length + 1)), 'xyz'[i % 3])
@@ -235,7 +259,7 @@ test('large merges run on a worker thread: same snapshot, and the event loop kee
     expect(textOf([fromWorker])).toBe(w.text.toString())
     // Small inputs stay on the main thread, with the same result.
     const small = w.updates.slice(0, 3)
-    expect(Buffer.from(await merger.merge(small.map((u) => u.subarray(0)))).equals(Buffer.from(mergeToSnapshot(small)))).toBe(true)
+    expect(textOf([await merger.merge(small.map((u) => u.subarray(0)))])).toBe(textOf([mergeToSnapshot(small)]))
     await expect(merger.merge([Uint8Array.of(1, 2, 3), new Uint8Array(2000)])).rejects.toThrow()
   } finally {
     await merger.close()

@@ -19,6 +19,28 @@ export function mergeToSnapshot(updates: Uint8Array[]): Uint8Array {
   }
 }
 
+/// `mergeToSnapshot` spread over event-loop turns: updates are applied for at most
+/// `sliceMs` at a time, so that a compaction delays no client's message by more than that.
+/// (Rooms fill up together under even load: fifty 500-update merges in a row each held the
+/// loop for 4 to 9 ms and set the typing benchmark's p99 latency.)
+export async function mergeInSlices(updates: Uint8Array[], sliceMs = 1): Promise<Uint8Array> {
+  const doc = new Y.Doc({ gc: true })
+  try {
+    let next = 0
+    while (next < updates.length) {
+      if (next > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      const start = performance.now()
+      doc.transact(() => {
+        do Y.applyUpdate(doc, updates[next++])
+        while (next < updates.length && performance.now() - start < sliceMs)
+      })
+    }
+    return Y.encodeStateAsUpdate(doc)
+  } finally {
+    doc.destroy()
+  }
+}
+
 /// Runs compactions one after another.
 export interface Compactor {
   /// Queue a room (once, however often asked while it waits).

@@ -1,10 +1,10 @@
 // Merging large logs off the main thread. Folding a big room (hundreds of KB of updates)
 // into a snapshot takes Yjs tens to hundreds of milliseconds; on a worker thread every other
 // room keeps being served meanwhile. Small merges stay on the main thread, where they cost
-// less than the hand-over.
+// less than the hand-over, in slices of a millisecond (see `mergeInSlices`).
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
-import { mergeToSnapshot } from './compaction.js'
+import { mergeInSlices } from './compaction.js'
 import type { MergeUpdates } from './types.js'
 
 // The worker's code, as a script so it runs the same from dist/ and under the test runner.
@@ -67,7 +67,7 @@ export function workerMerge(minBytes = 64 * 1024): WorkerMerge {
     async merge(updates) {
       let total = 0
       for (const u of updates) total += u.length
-      if (total < minBytes) return mergeToSnapshot(updates)
+      if (total < minBytes) return mergeInSlices(updates)
       // One packed buffer, handed over without a copy (the store's buffers may be views
       // into larger ones that must not be cloned whole).
       const packed = new Uint8Array(total)
