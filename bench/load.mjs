@@ -225,6 +225,15 @@ function phaseEnd(p0) {
   }
 }
 
+/// Let the load run unmeasured for `seconds` (V8 compiles every server's hot code meanwhile:
+/// a one-time cost that a short run would otherwise charge to its updates), then start the
+/// measured phase with an empty latency histogram.
+async function warmUp(seconds) {
+  if (seconds > 0) await sleep(seconds * 1000)
+  S.hist = new Histogram()
+  return phaseStart()
+}
+
 function roomText(updates) {
   const doc = new Y.Doc()
   for (const u of updates) Y.applyUpdate(doc, u)
@@ -234,9 +243,9 @@ function roomText(updates) {
 }
 
 // ---- scenarios -----------------------------------------------------------------------
-async function edits({ rooms, clients, writers, rate, duration, window, maxPerWriter }) {
+async function edits({ rooms, clients, writers, rate, duration, window, maxPerWriter, warmup = 0 }) {
   const closedLoop = window > 0
-  const perWriter = closedLoop ? maxPerWriter : Math.ceil(rate * duration) + 2
+  const perWriter = closedLoop ? maxPerWriter : Math.ceil(rate * (duration + warmup)) + 2
   const specs = []
   for (let r = 0; r < rooms; r++) {
     for (let i = 0; i < clients; i++) {
@@ -251,7 +260,7 @@ async function edits({ rooms, clients, writers, rate, duration, window, maxPerWr
   const all = await connectAll(specs)
   const ws = all.filter((c) => c.writerId > 0).map((c) => new Writer(c, typedUpdates(c.writerId, perWriter), window))
   await sleep(500)
-  const p0 = phaseStart()
+  const before = S.delivered
   const timers = []
   if (closedLoop) {
     for (const w of ws) { w.stopped = false; w.pump() }
@@ -263,11 +272,12 @@ async function edits({ rooms, clients, writers, rate, duration, window, maxPerWr
       }, Math.random() * (1000 / rate)))
     }
   }
+  const p0 = await warmUp(warmup)
   await sleep(duration * 1000)
   for (const t of timers) { clearTimeout(t); clearInterval(t) }
   for (const w of ws) w.stopped = true
   const expected = ws.reduce((n, w) => n + w.sent, 0) * (clients - 1)
-  await settle(() => S.delivered - p0.delivered >= expected)
+  await settle(() => S.delivered - before >= expected)
   const phase = phaseEnd(p0)
   let converged = true
   for (const c of all) {
@@ -277,18 +287,18 @@ async function edits({ rooms, clients, writers, rate, duration, window, maxPerWr
   }
   const exhausted = ws.filter((w) => w.sent >= w.frames.length).length
   for (const c of all) c.close()
-  return { ...phase, expected, lost: expected - phase.delivered, converged, exhaustedWriters: exhausted, sentUpdates: ws.reduce((n, w) => n + w.sent, 0) }
+  return { ...phase, expected, lost: expected - (S.delivered - before), converged, exhaustedWriters: exhausted, sentUpdates: ws.reduce((n, w) => n + w.sent, 0) }
 }
 
-async function awareness({ rooms, clients, rate, duration }) {
+async function awareness({ rooms, clients, rate, duration, warmup = 0 }) {
   const specs = []
   for (let r = 0; r < rooms; r++) for (let i = 0; i < clients; i++) specs.push([`room-${r}`, { awId: 100000 + r * clients + i }])
   const all = await connectAll(specs)
-  const perClient = Math.ceil(rate * duration) + 3
+  const perClient = Math.ceil(rate * (duration + warmup)) + 3
   for (const c of all) { c.clock = 0; sentAt.set(c.awId, new Float64Array(perClient)) }
   for (let r = 0; r < rooms; r++) all[r * clients].lastSeen = new Map()
   await sleep(500)
-  const p0 = phaseStart()
+  const before = S.delivered
   const timers = []
   const move = (c) => {
     if (c.clock + 1 >= perClient) return
@@ -304,11 +314,12 @@ async function awareness({ rooms, clients, rate, duration }) {
       timers.push(setInterval(() => move(c), 1000 / rate))
     }, Math.random() * (1000 / rate)))
   }
+  const p0 = await warmUp(warmup)
   await sleep(duration * 1000)
   for (const t of timers) { clearTimeout(t); clearInterval(t) }
   const sent = all.reduce((n, c) => n + c.clock, 0)
   const expected = sent * (clients - 1)
-  await settle(() => S.delivered - p0.delivered >= expected)
+  await settle(() => S.delivered - before >= expected)
   const phase = phaseEnd(p0)
   let converged = true
   for (const c of all) {
@@ -316,7 +327,7 @@ async function awareness({ rooms, clients, rate, duration }) {
     for (const o of all) if (o.room === c.room && o !== c && c.lastSeen.get(o.awId) !== o.clock) converged = false
   }
   for (const c of all) c.close()
-  return { ...phase, expected, lost: expected - phase.delivered, converged, sentUpdates: sent }
+  return { ...phase, expected, lost: expected - (S.delivered - before), converged, sentUpdates: sent }
 }
 
 /// A document of `edits` single-character edits at random positions (one in ten a deletion).

@@ -19,10 +19,13 @@ function table(header, rows) {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
 }
 
+/// How long a timed scenario was measured, after what warm-up, over how many rounds.
+const timing = (p) => `${p.duration} s${p.warmup ? ` after ${p.warmup} s unmeasured warm-up` : ''}${p.rounds > 1 ? `, median of ${p.rounds} interleaved rounds` : ''}`
+
 const TITLES = {
-  typing: (p) => `typing: ${p.rooms} rooms × ${p.clients} clients, ${p.writers} writers per room at ${p.rate} keystrokes/s, ${p.duration} s`,
-  fanout: (p) => `fan-out: ${p.rooms} rooms × ${p.clients} clients, ${p.writers} writers per room, window ${p.window} unseen keystrokes per writer, ${p.duration} s`,
-  awareness: (p) => `awareness: ${p.rooms} rooms × ${p.clients} clients, each moving its cursor ${p.rate}×/s, ${p.duration} s`,
+  typing: (p) => `typing: ${p.rooms} rooms × ${p.clients} clients, ${p.writers} writers per room at ${p.rate} keystrokes/s, ${timing(p)}`,
+  fanout: (p) => `fan-out: ${p.rooms} rooms × ${p.clients} clients, ${p.writers} writers per room, window ${p.window} unseen keystrokes per writer, ${timing(p)}`,
+  awareness: (p) => `awareness: ${p.rooms} rooms × ${p.clients} clients, each moving its cursor ${p.rate}×/s, ${timing(p)}`,
   join: (p) => `join: ${p.clients} clients join at once a room holding a ${p.edits}-edit document (median of ${p.rounds} rounds)`,
   idle: (p) => `idle: ${p.conns} connections over ${p.rooms} rooms (RSS after a full GC)`,
 }
