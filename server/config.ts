@@ -116,7 +116,7 @@ export const optionTable = {
   keepaliveMs: spec('keepalive-ms', 15_000, 'Send a keepalive frame to a connection that was sent nothing for this long.', int(100)),
   pingIntervalMs: spec('ping-interval-ms', 30_000, 'WebSocket ping interval; a peer that misses a pong is dropped.', int(100)),
   unloadAfterMs: spec('unload-after-ms', 30_000, 'Keep a room loaded this long after its last client left.', int(0)),
-  commitDelayMs: spec('commit-delay-ms', 5, 'Gather updates this long before one storage commit (group commit: one fsync for many updates). Broadcasts never wait; write acknowledgements do. 0 commits every event-loop turn; memory storage always does.', int(0, 1000)),
+  commitDelayMs: spec('commit-delay-ms', 5, 'Gather updates this long before one storage commit (group commit: one fsync for many updates). Broadcasts never wait; write acknowledgements do. 0 commits every event-loop turn; memory storage stores at once.', int(0, 1000)),
   compactAfterUpdates: spec('compact-after-updates', 500, "Fold a room's update log into one snapshot once it holds this many updates.", int(1)),
   compactAfterBytes: spec('compact-after-bytes', 4 * MiB, "Fold a room's update log into one snapshot once it holds this many bytes.", int(1), '4194304 (4 MiB)'),
   initialContent: spec('initial-content', null as string | null, 'A UTF-8 text file every new (empty) room starts with, applied once even when joins or instances race. Use the same file on every instance.', optionalText, '(none)'),

@@ -104,7 +104,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     unloadAfterMs: config.unloadAfterMs,
     publish: cluster?.publish,
     cluster: cluster ?? undefined,
-    commitDelayMs: storage.groupCommit === false ? 0 : config.commitDelayMs,
+    commitDelayMs: config.commitDelayMs,
     compactAfterUpdates: config.compactAfterUpdates,
     compactAfterBytes: config.compactAfterBytes,
     log: (message, error) => log.error({ err: error }, message),

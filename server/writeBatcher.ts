@@ -8,7 +8,8 @@
 //
 // Appends take a callback rather than returning a promise: a live edit costs one array slot
 // here, not a promise and its reactions (measured with bench/: they were a tenth of the
-// server's own work per keystroke).
+// server's own work per keystroke). A store without I/O (`appendNow`: memory) is written at
+// once, its callback called before `append` returns.
 import type { AppendEntry, Storage } from './storage/types.js'
 
 /// Called once an append is stored (no argument), or with the store's error.
@@ -64,8 +65,25 @@ export function writeBatcher(
     inFlight = written.then(() => finish(), (error: unknown) => finish(error ?? new Error('storage append failed')))
   }
 
+  const appendNow = storage.appendNow?.bind(storage)
+
   return {
     append(room, update, done) {
+      // A store that needs no I/O takes the update at once, unless older ones still wait.
+      if (appendNow && !inFlight && waiters.length === 0) {
+        try {
+          if (update) {
+            const entries = [{ room, update }]
+            appendNow(entries)
+            stored?.(entries)
+          }
+        } catch (error) {
+          queueMicrotask(() => done(error ?? new Error('storage append failed'))) // as a write would fail: later
+          return
+        }
+        done()
+        return
+      }
       if (update) batch.push({ room, update })
       waiters.push(done)
       if (scheduled === null && !inFlight) scheduled = commitDelayMs > 0 ? setTimeout(write, commitDelayMs) : setImmediate(write)

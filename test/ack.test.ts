@@ -22,6 +22,7 @@ function gated() {
   const control = { held: false, fail: false, calls: 0, waiting: [] as Array<() => void> }
   const store: Storage = {
     ...base,
+    appendNow: undefined, // every append goes through `append` below
     async append(entries) {
       control.calls++
       if (control.held) await new Promise<void>((r) => control.waiting.push(r))

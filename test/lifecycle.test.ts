@@ -44,6 +44,7 @@ function instrumented(base: Storage = memoryStorage()) {
   }
   const store: Storage = {
     ...base,
+    appendNow: undefined, // every append goes through `append` below
     async load(room) {
       control.loads++
       await gate

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
+import { memoryStorage } from '../server/storage/memory.js'
 import { sqliteStorage } from '../server/storage/sqlite.js'
 import type { AppendEntry, Storage } from '../server/storage/types.js'
 import { appendStored, writeBatcher } from '../server/writeBatcher.js'
@@ -94,4 +95,22 @@ it("a failed commit reaches every append of its batch, and the next batch is wri
   expect(stored).toEqual(['a:3'])
   expect((await store.load('a')).map((u) => u[0])).toEqual([3])
   expect(commits).toEqual([1]) // the failed call never reached SQLite
+})
+
+it('a store without I/O (memory) is written at once: stored before append returns, failures reported later', async () => {
+  const store = memoryStorage()
+  const stored: string[] = []
+  const writes = writeBatcher(store, 5, (entries) => { for (const e of entries) stored.push(`${e.room}:${e.update[0]}`) })
+  const outcomes: unknown[] = []
+  writes.append('r', update(1), (error) => outcomes.push(error ?? 'ok'))
+  expect(outcomes).toEqual(['ok']) // no 5 ms wait, no turn: nothing to wait for
+  expect(stored).toEqual(['r:1'])
+  expect((await store.load('r')).map((u) => u[0])).toEqual([1])
+  await store.close()
+  writes.append('r', update(2), (error) => outcomes.push(error))
+  expect(outcomes).toHaveLength(1) // a failure reaches the caller asynchronously, as a write's would
+  await writes.drain()
+  await new Promise<void>((resolve) => queueMicrotask(resolve))
+  expect(String(outcomes[1])).toContain('closed')
+  expect(stored).toEqual(['r:1'])
 })

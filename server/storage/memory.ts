@@ -25,8 +25,16 @@ export function memoryStorage(): Storage {
   const check = () => {
     if (closed) throw new Error('memory storage is closed')
   }
+  const appendNow = (entries: readonly AppendEntry[]): void => {
+    check()
+    for (const { room, update } of entries) {
+      let r = rooms.get(room)
+      if (!r) rooms.set(room, (r = { snapshot: null, version: 0, log: [] }))
+      r.log.push({ seq: ++seq, update: owned(update) })
+    }
+  }
   return {
-    groupCommit: false,
+    appendNow,
     async load(room) {
       check()
       const r = rooms.get(room)
@@ -36,12 +44,7 @@ export function memoryStorage(): Storage {
       return out
     },
     async append(entries: readonly AppendEntry[]) {
-      check()
-      for (const { room, update } of entries) {
-        let r = rooms.get(room)
-        if (!r) rooms.set(room, (r = { snapshot: null, version: 0, log: [] }))
-        r.log.push({ seq: ++seq, update: owned(update) })
-      }
+      appendNow(entries)
     },
     async compact(room, merge) {
       check()

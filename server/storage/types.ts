@@ -39,9 +39,10 @@ export interface Storage {
   ping(): Promise<void>
   /// Release connections and files.
   close(): Promise<void>
-  /// False when a commit costs next to nothing (memory): gathering updates over time
-  /// (`--commit-delay-ms`) would only delay acknowledgements and add timer wake-ups.
-  readonly groupCommit?: boolean
+  /// `append` for a store that needs no I/O (memory): done when it returns, throws on
+  /// failure. The write batcher then stores each update at once, with no batch, timer or
+  /// promise (per keystroke, those cost more than the append itself).
+  appendNow?(entries: readonly AppendEntry[]): void
 }
 
 /// The result of a compaction that changed nothing.

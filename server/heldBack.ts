@@ -1,0 +1,77 @@
+// Plain live edits that a room relays and stores at once but integrates into its Y.Doc later,
+// several in one transaction: Yjs' cost per transaction is then paid once per batch, not once
+// per keystroke. `checkUpdate` decides which updates may wait; this module keeps them, and
+// the clocks they bring each client to, until the batch is integrated.
+import * as Y from 'yjs'
+import { checkUpdate } from './updateCheck.js'
+
+/// A batch is integrated once it holds this many updates, or this many bytes.
+const MAX_HELD = 16
+const MAX_HELD_BYTES = 256 * 1024
+
+/// Updates held back from one document, with their origins (any type the room uses).
+export class HeldBack<O> {
+  private updates: Uint8Array[] = []
+  private origins: O[] = []
+  private bytes = 0
+  /// Where clients' histories end once the held updates are integrated.
+  private readonly ends = new Map<number, number>()
+  /// `checkUpdate`'s client ends for the update last checked.
+  private readonly checked: number[] = []
+  /// The clock each client reaches with the held updates: what a new update may build on.
+  private readonly clock = (client: number): number => this.ends.get(client) ?? Y.getState(this.doc.store, client)
+
+  constructor(private readonly doc: Y.Doc) {}
+
+  /// Updates held now.
+  get size(): number {
+    return this.updates.length
+  }
+
+  /// Whether the batch is due for integration.
+  get full(): boolean {
+    return this.updates.length >= MAX_HELD || this.bytes >= MAX_HELD_BYTES
+  }
+
+  /// Read a whole update against the document plus what is held: true if it may be held
+  /// (see `checkUpdate`). Throws on an update Yjs could not read.
+  check(update: Uint8Array): boolean {
+    return checkUpdate(update, this.clock, this.checked)
+  }
+
+  /// Hold the update last passed to `check` (which returned true). Returns the copy held:
+  /// the update is a view into the socket's read buffer, which it would pin.
+  hold(update: Uint8Array, origin: O): Uint8Array {
+    const ends = this.checked
+    for (let i = 0; i < ends.length; i += 2) this.ends.set(ends[i], ends[i + 1])
+    const copy = new Uint8Array(update)
+    this.updates.push(copy)
+    this.origins.push(origin)
+    this.bytes += copy.length
+    return copy
+  }
+
+  /// Integrate the held updates, in arrival order, in one transaction. They were checked to
+  /// integrate without error; `refused` hears of any that Yjs still refuses.
+  integrate(refused: (origin: O, error: Error) => void): void {
+    const { updates, origins } = this
+    this.clear()
+    Y.transact(this.doc, () => {
+      for (let i = 0; i < updates.length; i++) {
+        try {
+          Y.applyUpdate(this.doc, updates[i], origins[i])
+        } catch (error) {
+          refused(origins[i], error as Error)
+        }
+      }
+    })
+  }
+
+  /// Forget the held updates (the document is being destroyed).
+  clear(): void {
+    this.updates = []
+    this.origins = []
+    this.bytes = 0
+    this.ends.clear()
+  }
+}
