@@ -6,10 +6,7 @@ import { CloseCode } from './closeCodes.js'
 import { backlog, frameInto, smallFrameOf, writeFrames } from './frames.js'
 import { TokenBucket } from './limits.js'
 import type { Traffic } from './metrics.js'
-import {
-  ProtocolError, decodeFrame, encodeAck, encodeAuthDenied, encodeQueryAwareness, encodeSyncStep1, encodeSyncStep2,
-  encodeUpdate, type Message,
-} from './protocol.js'
+import { ProtocolError, decodeFrame, withoutAwareness, type Message } from './protocol.js'
 import type { Peer, Room } from './room.js'
 
 /// Per-connection limits.
@@ -47,27 +44,6 @@ function cost(messages: readonly Message[]): number {
   let total = 0
   for (const m of messages) total += m.type === 'syncStep1' ? SYNC_STEP1_COST : 1
   return total
-}
-
-/// Encode one decoded message again (to rebuild a frame without some of its messages).
-function encodeMessage(m: Message): Uint8Array {
-  switch (m.type) {
-    case 'syncStep1': return encodeSyncStep1(m.stateVector)
-    case 'syncStep2': return encodeSyncStep2(m.update)
-    case 'update': return encodeUpdate(m.update)
-    case 'awareness': return m.raw
-    case 'auth': return encodeAuthDenied(m.reason)
-    case 'queryAwareness': return encodeQueryAwareness()
-    case 'ack': return encodeAck(m.count)
-  }
-}
-
-/// The frame without its awareness messages (null when nothing else is left).
-function withoutAwareness(frame: Uint8Array, messages: readonly Message[]): Uint8Array | null {
-  if (!messages.some((m) => m.type === 'awareness')) return frame
-  const rest = messages.filter((m) => m.type !== 'awareness').map(encodeMessage)
-  if (rest.length === 0) return null
-  return Buffer.concat(rest)
 }
 
 const encoder = new TextEncoder()

@@ -187,3 +187,25 @@ export function encodeAck(count: number): Uint8Array {
 /// The keepalive frame: an awareness update with no entries. Every y-websocket client
 /// accepts it, changes nothing, and counts it as a sign of life.
 export const KEEPALIVE_FRAME: Uint8Array = Uint8Array.of(MessageType.Awareness, 1, 0)
+
+/// Encode one decoded message again (to rebuild a frame without some of its messages).
+function encodeMessage(m: Message): Uint8Array {
+  switch (m.type) {
+    case 'syncStep1': return encodeSyncStep1(m.stateVector)
+    case 'syncStep2': return encodeSyncStep2(m.update)
+    case 'update': return encodeUpdate(m.update)
+    case 'awareness': return m.raw
+    case 'auth': return encodeAuthDenied(m.reason)
+    case 'queryAwareness': return encodeQueryAwareness()
+    case 'ack': return encodeAck(m.count)
+  }
+}
+
+/// The frame without its awareness messages (null when nothing else is left): what a
+/// read-only connection may send when it may not share awareness.
+export function withoutAwareness(frame: Uint8Array, messages: readonly Message[]): Uint8Array | null {
+  if (!messages.some((m) => m.type === 'awareness')) return frame
+  const rest = messages.filter((m) => m.type !== 'awareness').map(encodeMessage)
+  if (rest.length === 0) return null
+  return Buffer.concat(rest)
+}

@@ -10,13 +10,13 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import * as Y from 'yjs'
-import { decodeAwareness, encodeAwarenessEntries, type PresenceEntry } from '../presence.js'
 import type { Room } from '../room.js'
 import { isEmptyUpdate } from '../protocol.js'
 import {
   decodeClusterMessage, encodeBye, encodeClusterAwareness, encodeClusterUpdate, encodeHeartbeat,
   encodeMissing, encodeState, type ClusterMessage,
 } from './messages.js'
+import { applyOwned, ownAwareness, removeOwned, type Owners } from './owners.js'
 
 /// Options of the Redis cluster link.
 export interface RedisClusterOptions {
@@ -67,8 +67,7 @@ interface SharedRoom {
   /// Updates that arrived while the room was loading.
   early: Uint8Array[]
   earlyBytes: number
-  /// Awareness client ids by the instance that last announced a state for them.
-  owners: Map<string, Set<number>>
+  owners: Owners
   /// Updates received from each instance in the last seconds, stored if it dies.
   recent: Map<string, Array<{ at: number; update: Uint8Array }>>
   /// Digest of the document's delete set and state vector; null once the doc changed.
@@ -137,18 +136,6 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
     return shared.digest
   }
 
-  /// Awareness states of this instance's own clients in the room.
-  function ownAwareness(room: Room): Uint8Array | null {
-    const entries: Array<[number, PresenceEntry]> = []
-    for (const peer of room.peers.keys()) {
-      for (const id of peer.awarenessIds) {
-        const entry = room.presence.entries.get(id)
-        if (entry?.state) entries.push([id, entry])
-      }
-    }
-    return entries.length ? encodeAwarenessEntries(entries) : null
-  }
-
   function announceState(shared: SharedRoom, target: string, wantAwareness: boolean): void {
     const room = shared.room
     if (!room) return
@@ -167,21 +154,7 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
 
   function applyAwareness(shared: SharedRoom, room: Room, from: string, awareness: Uint8Array): void {
     try {
-      for (const { client, clock, state } of decodeAwareness(awareness)) {
-        // Only a newer clock moves ownership: stock y-websocket clients echo the states of
-        // others at the same clock, and their instance relays the echo.
-        const current = room.presence.entries.get(client)
-        if (current && (state ? clock <= current.clock : clock < current.clock)) continue
-        if (state) {
-          for (const [other, ids] of shared.owners) if (other !== from) ids.delete(client)
-          let ids = shared.owners.get(from)
-          if (!ids) shared.owners.set(from, (ids = new Set()))
-          ids.add(client)
-        } else {
-          shared.owners.get(from)?.delete(client)
-        }
-      }
-      room.applyRemoteAwareness(awareness)
+      applyOwned(shared.owners, room, from, awareness)
     } catch (error) {
       log?.warn({ err: error, room: shared.name }, 'invalid awareness from another instance')
     }
@@ -257,19 +230,7 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
       const recent = shared.recent.get(dead)
       shared.recent.delete(dead)
       if (!room) continue
-      if (ids?.size) {
-        // A client that already reconnected here keeps its state.
-        const local = new Set<number>()
-        for (const peer of room.peers.keys()) for (const id of peer.awarenessIds) local.add(id)
-        // Removed at the same clock (the rules allow it): a user whose tab reconnects late is
-        // shown again at its next awareness change, not only after the one after.
-        const removal: Array<[number, PresenceEntry]> = []
-        for (const id of ids) {
-          const entry = room.presence.entries.get(id)
-          if (entry?.state && !local.has(id)) removal.push([id, { clock: entry.clock, state: null }])
-        }
-        if (removal.length) room.applyRemoteAwareness(encodeAwarenessEntries(removal))
-      }
+      if (ids?.size) removeOwned(room, ids)
       if (crashed && recent?.length && shared.store) {
         const merged = Y.mergeUpdates(recent.map((r) => r.update))
         shared.store(merged).catch((error: unknown) => log?.warn({ err: error, room: shared.name }, 'storing a dead instance\'s updates failed'))
