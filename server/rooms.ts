@@ -51,7 +51,15 @@ interface Entry {
   /// Log rows and bytes since the last compaction, as far as this instance knows.
   logCount: number
   logBytes: number
+  /// This room's thresholds exceed the configured ones by this fraction (see `jitter`).
+  slack: number
 }
+
+/// Rooms that fill up at the same pace (created together, typed in evenly, loaded after a
+/// restart) would all pass the thresholds in the same second and queue their compactions
+/// back to back; each room's thresholds are raised by up to a quarter, drawn anew after
+/// each compaction, so compactions spread out instead.
+const jitter = (): number => Math.random() * 0.25
 
 /// Loaded rooms of one server.
 export class Rooms {
@@ -109,7 +117,7 @@ export class Rooms {
       if (entry.room) return Promise.resolve(entry.room)
       if (entry.loading) return entry.loading
     }
-    const fresh: Entry = { room: null, loading: null, unloadTimer: null, logCount: 0, logBytes: 0 }
+    const fresh: Entry = { room: null, loading: null, unloadTimer: null, logCount: 0, logBytes: 0, slack: jitter() }
     fresh.loading = this.load(name, fresh).then(
       (room) => {
         fresh.room = room
@@ -169,10 +177,12 @@ export class Rooms {
     if (!entry) return
     entry.logCount += count
     entry.logBytes += bytes
-    if (entry.logCount >= this.compactAfterUpdates || entry.logBytes >= this.compactAfterBytes) {
+    const scale = 1 + entry.slack
+    if (entry.logCount >= this.compactAfterUpdates * scale || entry.logBytes >= this.compactAfterBytes * scale) {
       // Rows appended from here on may miss this compaction; they count towards the next.
       entry.logCount = 0
       entry.logBytes = 0
+      entry.slack = jitter()
       this.compactor.request(name)
     }
   }
