@@ -207,5 +207,11 @@ export function withoutAwareness(frame: Uint8Array, messages: readonly Message[]
   if (!messages.some((m) => m.type === 'awareness')) return frame
   const rest = messages.filter((m) => m.type !== 'awareness').map(encodeMessage)
   if (rest.length === 0) return null
-  return Buffer.concat(rest)
+  const out = new Uint8Array(rest.reduce((n, m) => n + m.length, 0))
+  let pos = 0
+  for (const m of rest) {
+    out.set(m, pos)
+    pos += m.length
+  }
+  return out
 }
