@@ -29,7 +29,7 @@ import { seedFromFile } from './storage/seed.js'
 import type { Storage } from './storage/types.js'
 import { createWebhook } from './webhook.js'
 
-/// Options of `createServer`: any option of the table, plus objects for embedders.
+/// Options of `createServer`: every option of the table is optional here, plus objects for embedders.
 export interface ServerOptions extends Partial<Config> {
   /// A store object; overrides the `storage` URL.
   store?: Storage

@@ -22,7 +22,7 @@ export function mergeToSnapshot(updates: Uint8Array[]): Uint8Array {
 /// `mergeToSnapshot` spread over event-loop turns: updates are applied for at most
 /// `sliceMs` at a time, so that a compaction delays no client's message by more than that.
 /// (Rooms fill up together under even load: fifty 500-update merges in a row each held the
-/// loop for 4 to 9 ms and set the typing benchmark's p99 latency.)
+/// loop for 4 to 9 ms, seen with perf in the typing benchmark.)
 export async function mergeInSlices(updates: Uint8Array[], sliceMs = 1): Promise<Uint8Array> {
   const doc = new Y.Doc({ gc: true })
   try {
