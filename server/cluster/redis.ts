@@ -17,6 +17,7 @@ import {
   encodeMissing, encodeState, type ClusterMessage,
 } from './messages.js'
 import { applyOwned, ownAwareness, removeOwned, type Owners } from './owners.js'
+import { RecentUpdates } from './recent.js'
 
 /// Options of the Redis cluster link.
 export interface RedisClusterOptions {
@@ -69,7 +70,7 @@ interface SharedRoom {
   earlyBytes: number
   owners: Owners
   /// Updates received from each instance in the last seconds, stored if it dies.
-  recent: Map<string, Array<{ at: number; update: Uint8Array }>>
+  recent: RecentUpdates
   /// Digest of the document's delete set and state vector; null once the doc changed.
   digest: Uint8Array | null
   stopWatching: () => void
@@ -160,18 +161,6 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
     }
   }
 
-  function remember(shared: SharedRoom, from: string, update: Uint8Array): void {
-    let list = shared.recent.get(from)
-    if (!list) shared.recent.set(from, (list = []))
-    list.push({ at: Date.now(), update })
-    prune(list)
-  }
-
-  function prune(list: Array<{ at: number }>): void {
-    const oldest = Date.now() - recentMs
-    while (list.length && list[0].at < oldest) list.shift()
-  }
-
   function onRoomMessage(shared: SharedRoom, message: ClusterMessage): void {
     const room = shared.room
     if (!room) {
@@ -184,7 +173,7 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
     }
     switch (message.kind) {
       case 'update':
-        remember(shared, message.from, message.update)
+        shared.recent.add(message.from, message.update)
         applyUpdate(shared, room, message.update)
         return
       case 'awareness':
@@ -227,13 +216,11 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
       const room = shared.room
       const ids = shared.owners.get(dead)
       shared.owners.delete(dead)
-      const recent = shared.recent.get(dead)
-      shared.recent.delete(dead)
+      const recent = shared.recent.take(dead)
       if (!room) continue
       if (ids?.size) removeOwned(room, ids)
-      if (crashed && recent?.length && shared.store) {
-        const merged = Y.mergeUpdates(recent.map((r) => r.update))
-        shared.store(merged).catch((error: unknown) => log?.warn({ err: error, room: shared.name }, 'storing a dead instance\'s updates failed'))
+      if (crashed && recent && shared.store) {
+        shared.store(recent).catch((error: unknown) => log?.warn({ err: error, room: shared.name }, 'storing a dead instance\'s updates failed'))
       }
     }
     log?.info(`instance ${dead} ${crashed ? 'is silent: presumed dead' : 'left'}`)
@@ -295,7 +282,7 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
     if (!isReady()) return
     for (const shared of rooms.values()) {
       announceState(shared, '', false)
-      for (const list of shared.recent.values()) prune(list) // a quiet instance's last burst
+      shared.recent.pruneAll()
     }
   }, options.syncIntervalMs)
   sync.unref()
@@ -322,7 +309,7 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
       if (!shared) {
         shared = {
           name, channel: roomPrefix + name, room: null, store: null, early: [], earlyBytes: 0,
-          owners: new Map(), recent: new Map(), digest: null, stopWatching: () => undefined,
+          owners: new Map(), recent: new RecentUpdates(recentMs), digest: null, stopWatching: () => undefined,
         }
         rooms.set(name, shared)
         byChannel.set(shared.channel, shared)
