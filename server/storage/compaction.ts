@@ -55,6 +55,9 @@ export interface Compactor {
 export interface CompactorEvents {
   compacted?(room: string, result: CompactionResult, ms: number): void
   failed?(room: string, error: unknown): void
+  /// A snapshot covering every one of `inputs` (the stored snapshot and rows about to be
+  /// folded), when the caller has one at hand, or null: the inputs are then merged.
+  snapshot?(room: string, inputs: readonly Uint8Array[]): Uint8Array | null
 }
 
 /// A compactor over a store; a store without `compact` makes requests no-ops. Large merges
@@ -67,15 +70,16 @@ export function compactor(storage: Storage, events: CompactorEvents = {}): Compa
 
   async function run(): Promise<void> {
     for (;;) {
-      const room = queue.values().next()
-      if (room.done || stopped) return
-      queue.delete(room.value)
+      const next = queue.values().next()
+      if (next.done || stopped) return
+      const name = next.value
+      queue.delete(name)
       const started = performance.now()
       try {
-        const result = await storage.compact!(room.value, merger.merge)
-        events.compacted?.(room.value, result, performance.now() - started)
+        const result = await storage.compact!(name, (inputs) => events.snapshot?.(name, inputs) ?? merger.merge(inputs))
+        events.compacted?.(name, result, performance.now() - started)
       } catch (error) {
-        if (!stopped) events.failed?.(room.value, error) // else: abandoned by stop()
+        if (!stopped) events.failed?.(name, error) // else: abandoned by stop()
       }
       // Let sockets and other rooms' writes through between two rooms.
       await new Promise<void>((resolve) => setImmediate(resolve))
