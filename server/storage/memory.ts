@@ -1,22 +1,28 @@
 // Storage in process memory: for tests and for deployments that accept losing documents on
 // restart. Rooms still survive being unloaded while the process lives.
 //
-// A room's log is its updates' bytes packed one after another into one buffer, with where
-// each ends: an append is a copy of a few bytes, not an object per keystroke. Measured with
-// bench/ (typing, 50 rooms): a log of one object and one small array per update cost 5 µs
-// of a keystroke's 15 µs of server work, nearly all of it the garbage collector tracing
-// and promoting thousands of live entries that a compaction then drops from the old space.
+// A room's log is its updates' bytes packed one after another into shared chunks, with where
+// each lies: an append copies a few bytes, where one object and one small array per update
+// gave the garbage collector thousands of live entries to trace and promote, only for a
+// compaction to drop them from the old space.
 import { NOT_COMPACTED, type AppendEntry, type Storage } from './types.js'
 
-/// The first buffer of a room's log; it doubles as it fills.
-const INITIAL_BYTES = 1024
+/// Bytes of one chunk of a room's log. An update of a quarter of that or more is kept in a
+/// chunk of its own size, so a room wastes at most the unfilled end of one chunk.
+const CHUNK_BYTES = 16 * 1024
+const OWN_CHUNK_BYTES = CHUNK_BYTES / 4
+const FIRST_CHUNK_BYTES = 256
 
-/// Packed update bytes: entry `i` is `bytes[ends[i - 1] ?? 0 .. ends[i]]`. Bytes below `used`
-/// are never written again (a full buffer is replaced, not reused), so views handed out by
-/// `load` and `compact` stay valid.
+/// Packed update bytes: entry `i` is `chunks[chunkOf[i]][starts[i] .. ends[i]]`. A chunk's
+/// filled bytes are never written again, so views handed out by `load` and `compact` stay
+/// valid.
 interface PackedLog {
-  bytes: Uint8Array
+  chunks: Uint8Array[]
+  /// The chunk small updates go to (-1: none yet) and the bytes filled in it.
+  filling: number
   used: number
+  chunkOf: number[]
+  starts: number[]
   ends: number[]
 }
 
@@ -28,39 +34,50 @@ interface MemoryRoom {
 }
 
 function emptyLog(): PackedLog {
-  return { bytes: new Uint8Array(0), used: 0, ends: [] }
+  return { chunks: [], filling: -1, used: 0, chunkOf: [], starts: [], ends: [] }
 }
 
 /// Copy `update` to the end of the log.
 function push(log: PackedLog, update: Uint8Array): void {
-  const end = log.used + update.length
-  if (end > log.bytes.length) {
-    const grown = new Uint8Array(Math.max(INITIAL_BYTES, 2 * log.bytes.length, end))
-    grown.set(log.bytes.subarray(0, log.used))
-    log.bytes = grown
+  if (update.length >= OWN_CHUNK_BYTES) {
+    log.chunkOf.push(log.chunks.push(new Uint8Array(update)) - 1) // a copy: a Buffer's `slice` is a view
+    log.starts.push(0)
+    log.ends.push(update.length)
+    return
   }
-  log.bytes.set(update, log.used)
-  log.used = end
-  log.ends.push(end)
+  const chunk = log.filling < 0 ? null : log.chunks[log.filling]
+  if (chunk === null || log.used + update.length > chunk.length) {
+    // Chunks double from a small first one: a room with a few edits holds a few hundred bytes.
+    const size = Math.min(CHUNK_BYTES, Math.max(FIRST_CHUNK_BYTES, 2 * (chunk?.length ?? 0), update.length))
+    log.filling = log.chunks.push(new Uint8Array(size)) - 1
+    log.used = 0
+  }
+  log.chunks[log.filling].set(update, log.used)
+  log.chunkOf.push(log.filling)
+  log.starts.push(log.used)
+  log.used += update.length
+  log.ends.push(log.used)
 }
 
 /// Views of the log's first `count` entries.
 function entries(log: PackedLog, count = log.ends.length): Uint8Array[] {
   const out = new Array<Uint8Array>(count)
-  let start = 0
-  for (let i = 0; i < count; i++) {
-    out[i] = log.bytes.subarray(start, log.ends[i])
-    start = log.ends[i]
-  }
+  for (let i = 0; i < count; i++) out[i] = log.chunks[log.chunkOf[i]].subarray(log.starts[i], log.ends[i])
   return out
 }
 
-/// The log without its first `count` entries, in a buffer of its own.
+/// Bytes of the log's first `count` entries.
+function bytesOf(log: PackedLog, count: number): number {
+  let bytes = 0
+  for (let i = 0; i < count; i++) bytes += log.ends[i] - log.starts[i]
+  return bytes
+}
+
+/// The log without its first `count` entries, the rest copied into chunks of its own.
 function withoutFirst(log: PackedLog, count: number): PackedLog {
-  if (count === log.ends.length) return emptyLog()
-  const offset = count === 0 ? 0 : log.ends[count - 1]
-  const rest = log.bytes.slice(offset, log.used)
-  return { bytes: rest, used: rest.length, ends: log.ends.slice(count).map((end) => end - offset) }
+  const rest = emptyLog()
+  for (const update of entries(log).slice(count)) push(rest, update)
+  return rest
 }
 
 /// Create an in-memory store.
@@ -99,7 +116,7 @@ export function memoryStorage(): Storage {
       const rows = log.ends.length
       const inputs = entries(log, rows)
       if (r.snapshot) inputs.unshift(r.snapshot)
-      const bytesBefore = (r.snapshot?.length ?? 0) + log.ends[rows - 1]
+      const bytesBefore = (r.snapshot?.length ?? 0) + bytesOf(log, rows)
       const snapshot = await merge(inputs)
       if (r.version !== version || rooms.get(room) !== r) return NOT_COMPACTED
       // Appends meanwhile went to the end of the same log (only a compaction replaces it).
