@@ -55,8 +55,6 @@ interface Entry {
   /// What a load of the room would return now (snapshot and rows), as far as this instance
   /// knows: counted from its load, its appends and its compactions.
   stored: number
-  /// Inputs of the compaction in progress (0: none).
-  folding: number
   /// This room's thresholds exceed the configured ones by this fraction (see `jitter`).
   slack: number
 }
@@ -87,11 +85,9 @@ export class Rooms {
     this.compactAfterBytes = options.compactAfterBytes ?? 4 * 1024 * 1024
     this.compactor = compactor(options.storage, {
       snapshot: (room, inputs) => this.liveSnapshot(room, inputs),
-      compacted: (room, result, ms) => {
+      compacted: (room, result, ms, inputs) => {
         const entry = this.entries.get(room)
-        // The folded inputs are now one snapshot.
-        if (entry && result.compacted) entry.stored += 1 - entry.folding
-        if (entry) entry.folding = 0
+        if (entry && result.compacted) entry.stored += 1 - inputs // the inputs are one snapshot now
         options.compacted?.(room, result, ms)
       },
       failed: (room, error) => options.log?.(`compacting room ${JSON.stringify(room)} failed`, error),
@@ -130,7 +126,7 @@ export class Rooms {
       if (entry.room) return Promise.resolve(entry.room)
       if (entry.loading) return entry.loading
     }
-    const fresh: Entry = { room: null, loading: null, unloadTimer: null, logCount: 0, logBytes: 0, stored: 0, folding: 0, slack: jitter() }
+    const fresh: Entry = { room: null, loading: null, unloadTimer: null, logCount: 0, logBytes: 0, stored: 0, slack: jitter() }
     fresh.loading = this.load(name, fresh).then(
       (room) => {
         fresh.room = room
@@ -191,9 +187,7 @@ export class Rooms {
   /// cluster) and the store holds exactly what it loaded and appended since. Otherwise null.
   private liveSnapshot(name: string, inputs: readonly Uint8Array[]): Uint8Array | null {
     const entry = this.entries.get(name)
-    if (!entry) return null
-    entry.folding = inputs.length
-    if (this.options.cluster || !entry.room || inputs.length !== entry.stored) return null
+    if (this.options.cluster || !entry?.room || inputs.length !== entry.stored) return null
     return Y.encodeStateAsUpdate(entry.room.doc)
   }
 

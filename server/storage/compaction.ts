@@ -2,7 +2,7 @@
 // passes a count or byte threshold; one compaction runs at a time, so the synchronous part
 // (merging with Yjs) blocks the event loop for one room's merge at most, never for a queue.
 import * as Y from 'yjs'
-import { workerMerge } from './mergeWorker.js'
+import { WORKER_MIN_BYTES, workerMerge } from './mergeWorker.js'
 import type { CompactionResult, Storage } from './types.js'
 
 /// Fold updates into one: applied to a fresh garbage-collecting document, so deleted
@@ -41,6 +41,14 @@ export async function mergeInSlices(updates: Uint8Array[], sliceMs = 1): Promise
   }
 }
 
+/// Whether inputs are below the size whose merge goes to the worker: a snapshot offered by
+/// `CompactorEvents.snapshot` is encoded on the main thread, so a large one is not asked for.
+function small(inputs: readonly Uint8Array[]): boolean {
+  let bytes = 0
+  for (const u of inputs) bytes += u.length
+  return bytes < WORKER_MIN_BYTES
+}
+
 /// Runs compactions one after another.
 export interface Compactor {
   /// Queue a room (once, however often asked while it waits).
@@ -53,7 +61,8 @@ export interface Compactor {
 
 /// What the compactor reports.
 export interface CompactorEvents {
-  compacted?(room: string, result: CompactionResult, ms: number): void
+  /// A compaction ended; `inputs` is how many stored updates it read (snapshot included).
+  compacted?(room: string, result: CompactionResult, ms: number, inputs: number): void
   failed?(room: string, error: unknown): void
   /// A snapshot covering every one of `inputs` (the stored snapshot and rows about to be
   /// folded), when the caller has one at hand, or null: the inputs are then merged.
@@ -76,8 +85,12 @@ export function compactor(storage: Storage, events: CompactorEvents = {}): Compa
       queue.delete(name)
       const started = performance.now()
       try {
-        const result = await storage.compact!(name, (inputs) => events.snapshot?.(name, inputs) ?? merger.merge(inputs))
-        events.compacted?.(name, result, performance.now() - started)
+        let read = 0
+        const result = await storage.compact!(name, (inputs) => {
+          read = inputs.length
+          return (small(inputs) ? events.snapshot?.(name, inputs) : null) ?? merger.merge(inputs)
+        })
+        events.compacted?.(name, result, performance.now() - started, read)
       } catch (error) {
         if (!stopped) events.failed?.(name, error) // else: abandoned by stop()
       }

@@ -29,6 +29,9 @@ parentPort.on('message', ({ id, packed, lengths }) => {
 })
 `
 
+/// Inputs of at least this many bytes are merged on a worker thread by default.
+export const WORKER_MIN_BYTES = 64 * 1024
+
 /// A merge function that uses a worker thread for inputs of at least `minBytes`.
 export interface WorkerMerge {
   merge: MergeUpdates
@@ -37,7 +40,7 @@ export interface WorkerMerge {
 }
 
 /// Create the merger; the worker starts on first use and does not keep the process alive.
-export function workerMerge(minBytes = 64 * 1024): WorkerMerge {
+export function workerMerge(minBytes = WORKER_MIN_BYTES): WorkerMerge {
   let worker: Worker | null = null
   let nextId = 1
   const pending = new Map<number, { resolve: (u: Uint8Array) => void; reject: (e: Error) => void }>()
