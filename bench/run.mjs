@@ -28,7 +28,7 @@ const SERVERS = {
 }
 
 const DEFAULTS = {
-  typing: { rooms: 50, clients: 10, writers: 2, rate: 10, duration: 20, window: 0, warmup: 40 },
+  typing: { rooms: 50, clients: 10, writers: 2, rate: 10, duration: 20, window: 0, warmup: 10 },
   fanout: { rooms: 4, clients: 100, writers: 2, window: 16, duration: 10, maxPerWriter: 40000, rate: 0 },
   join: { clients: 100, edits: 20000, rounds: 3 },
   idle: { conns: 2000, rooms: 200 },
