@@ -125,3 +125,12 @@ export class TestClient {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate()
   }
 }
+
+/// The text ('t') of a document built from stored updates.
+export function textOf(updates: Uint8Array[]): string {
+  const doc = new Y.Doc()
+  for (const u of updates) Y.applyUpdate(doc, u)
+  const text = doc.getText('t').toString()
+  doc.destroy()
+  return text
+}

@@ -5,7 +5,7 @@ import * as Y from 'yjs'
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import type { Storage } from '../server/storage/types.js'
-import { sleep, startServer, TestClient, waitFor } from './helpers.js'
+import { sleep, startServer, TestClient, textOf, waitFor } from './helpers.js'
 
 let server: ConcordServer | undefined
 const clients: TestClient[] = []
@@ -14,14 +14,6 @@ afterEach(async () => {
   await server?.close()
   server = undefined
 })
-
-function textOf(updates: Uint8Array[]): string {
-  const doc = new Y.Doc()
-  for (const u of updates) Y.applyUpdate(doc, u)
-  const text = doc.getText('t').toString()
-  doc.destroy()
-  return text
-}
 
 /// Rows folded by each compaction of the store.
 function counted(base: Storage, folds: number[]): Storage {

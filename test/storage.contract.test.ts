@@ -13,6 +13,7 @@ import { openStorage } from '../server/storage/open.js'
 import { postgresStorage } from '../server/storage/postgres.js'
 import { sqliteStorage } from '../server/storage/sqlite.js'
 import type { MergeUpdates, Storage } from '../server/storage/types.js'
+import { textOf } from './helpers.js'
 
 const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres'
 const pgDatabase = `concord_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
@@ -42,15 +43,6 @@ function writer(clientID?: number) {
   doc.on('update', (u: Uint8Array) => updates.push(u))
   const text = doc.getText('t')
   return { doc, text, updates, type: (s: string) => text.insert(text.length, s) }
-}
-
-/// The text of a document built from stored updates.
-function textOf(updates: Uint8Array[]): string {
-  const doc = new Y.Doc()
-  for (const u of updates) Y.applyUpdate(doc, u)
-  const s = doc.getText('t').toString()
-  doc.destroy()
-  return s
 }
 
 /// A merge that waits for `release` before folding, so a test can act in between.
