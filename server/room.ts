@@ -227,6 +227,13 @@ export class Room {
     return encodeSyncStep2(diff)
   }
 
+  /// The whole document as one update, encoded once per document version (shared with the
+  /// sync step 2 that joiners with an empty document get).
+  get snapshot(): Uint8Array {
+    this.settle()
+    return this.cache.fullUpdate(this.version)
+  }
+
   /// Updates relayed and stored but not yet integrated into the document (see `settle`).
   get heldUpdates(): number {
     return this.held.size

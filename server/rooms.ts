@@ -2,7 +2,6 @@
 // flight), unloads it after a grace period without peers, asks for compaction when a room's
 // log grows past a threshold, and routes storage failures.
 import { performance } from 'node:perf_hooks'
-import * as Y from 'yjs'
 import { CloseCode } from './closeCodes.js'
 import type { RoomsCluster } from './cluster/redis.js'
 import { Room, type RoomHooks } from './room.js'
@@ -182,13 +181,14 @@ export class Rooms {
   }
 
   /// The room's live document as the snapshot of a compaction, instead of replaying its log
-  /// (Yjs already integrated every update once; a replay does it again, ~5 µs per update).
+  /// (Yjs already integrated every update once; a replay does it again, ~5 µs per update),
+  /// and the same encoding a joiner of this document version is sent.
   /// Only when the document holds every input: this instance alone writes the room (no
   /// cluster) and the store holds exactly what it loaded and appended since. Otherwise null.
   private liveSnapshot(name: string, inputs: readonly Uint8Array[]): Uint8Array | null {
     const entry = this.entries.get(name)
     if (this.options.cluster || !entry?.room || inputs.length !== entry.stored) return null
-    return Y.encodeStateAsUpdate(entry.room.doc)
+    return entry.room.snapshot
   }
 
   // A room's log grew (or was loaded): queue a compaction once it passes a threshold.

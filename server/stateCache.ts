@@ -2,7 +2,7 @@
 // the whole state in step 2 to a peer with nothing), made once per document version rather
 // than once per joiner.
 import * as Y from 'yjs'
-import { encodeSyncStep2 } from './protocol.js'
+import { decodeFrame, encodeSyncStep2 } from './protocol.js'
 
 /// Encodings of one document, valid while its version stays the same.
 export class StateCache {
@@ -22,6 +22,13 @@ export class StateCache {
   fullState(version: number): Uint8Array {
     this.at(version)
     return (this.fullStep2 ??= encodeSyncStep2(Y.encodeStateAsUpdate(this.doc)))
+  }
+
+  /// The whole document as one update: a view into `fullState`'s message (joiners and a
+  /// compaction share one encoding per version).
+  fullUpdate(version: number): Uint8Array {
+    const [message] = decodeFrame(this.fullState(version))
+    return (message as { update: Uint8Array }).update
   }
 
   private at(version: number): void {

@@ -76,7 +76,7 @@ function bytesOf(log: PackedLog, count: number): number {
 /// The log without its first `count` entries, the rest copied into chunks of its own.
 function withoutFirst(log: PackedLog, count: number): PackedLog {
   const rest = emptyLog()
-  for (const update of entries(log).slice(count)) push(rest, update)
+  for (let i = count; i < log.ends.length; i++) push(rest, log.chunks[log.chunkOf[i]].subarray(log.starts[i], log.ends[i]))
   return rest
 }
 
