@@ -1,30 +1,37 @@
 // The load generator: one process, pinned to its own core by run.mjs, drives one scenario
-// against one server and prints one JSON line of figures. Writers' keystrokes are generated
-// before the clock starts; only one receiver per room holds a full Y.Doc (for the
-// convergence check); every receiver counts deliveries, latencies and echoes.
+// against the servers it is given and prints one JSON line of figures per server. Timed
+// scenarios (typing, fan-out, awareness) take every server at once, all listening, and
+// load one at a time in short slices, the servers in turn, so that the host's drift over
+// minutes falls on every server alike. Writers' keystrokes are generated before the clock
+// starts; only one receiver per room holds a full Y.Doc (for the convergence check); every
+// receiver counts deliveries, latencies and echoes.
 import * as Y from 'yjs'
 import { LeanSocket, frameBinary } from './lib/wsclient.mjs'
 import { Cursor, awarenessMsg, awarenessUpdate, dialect, readMessages, syncStep1, syncUpdate } from './lib/wire.mjs'
-import { Histogram, cpuSeconds, memoryKB } from './lib/measure.mjs'
+import { Histogram, cpuSeconds, cpuTimes, memoryKB } from './lib/measure.mjs'
 
 const cfg = JSON.parse(process.argv[2])
-const D = dialect(cfg.dialect)
 const EMPTY_SV = Y.encodeStateVector(new Y.Doc())
+/// An update message with no structs and no deletions: changes nothing anywhere.
+const NO_CHANGE = syncUpdate(Uint8Array.of(0, 0))
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-// ---- shared counters -----------------------------------------------------------------
-const S = {
-  hist: new Histogram(),
-  delivered: 0,
-  echoFrames: 0,
-  echoUpdates: 0,
-  lastDelivery: 0,
-  closedUnexpectedly: 0,
+// ---- servers under load -------------------------------------------------------------
+/// One server and what its clients counted: deliveries, latencies, echoes; send times by
+/// writer or awareness client id (time of clock k at index k); writers by Yjs client id.
+function target({ name, dialect: d, port, pid }) {
+  return {
+    name, D: dialect(d), port, pid,
+    hist: new Histogram(),
+    delivered: 0,
+    echoFrames: 0,
+    echoUpdates: 0,
+    lastDelivery: 0,
+    closedUnexpectedly: 0,
+    sentAt: new Map(),
+    writersById: new Map(),
+  }
 }
-/// Send times: writer or awareness client id → time of clock k at index k.
-const sentAt = new Map()
-/// Writers by Yjs client id, for the fan-out window.
-const writersById = new Map()
 
 // Updates repeat byte for byte across the receivers of a room: parse each once.
 const metaCache = new Map()
@@ -46,32 +53,34 @@ function metaOf(payload) {
 }
 
 function onUpdate(client, payload, now) {
+  const T = client.target
   const meta = metaOf(payload)
   let echo = false
   for (let i = 0; i < meta.length; i += 3) {
     const c = meta[i], from = meta[i + 1], to = meta[i + 2]
     if (c === client.writerId) {
       echo = true
-      S.echoUpdates += to - from
+      T.echoUpdates += to - from
       continue
     }
-    const times = sentAt.get(c)
+    const times = T.sentAt.get(c)
     if (!times) continue
     for (let k = from; k < to; k++) {
       const t = times[k]
-      if (t > 0) { S.hist.add(now - t); S.delivered++ }
+      if (t > 0) { T.hist.add(now - t); T.delivered++ }
     }
     if (client.probe) {
-      const w = writersById.get(c)
+      const w = T.writersById.get(c)
       if (w && to > w.acked) { w.acked = to; w.pump() }
     }
   }
-  if (echo) S.echoFrames++
-  S.lastDelivery = now
+  if (echo) T.echoFrames++
+  T.lastDelivery = now
   if (client.doc) Y.applyUpdate(client.doc, payload)
 }
 
 function onAwareness(client, payload, now) {
+  const T = client.target
   const c = new Cursor(payload)
   const count = c.uint()
   let echo = false
@@ -81,31 +90,32 @@ function onAwareness(client, payload, now) {
     c.bytes()
     if (id === client.awId) {
       echo = true
-      S.echoUpdates++
+      T.echoUpdates++
       continue
     }
-    const t = sentAt.get(id)?.[clock]
+    const t = T.sentAt.get(id)?.[clock]
     if (t > 0) {
-      S.hist.add(now - t)
-      S.delivered++
-      S.lastDelivery = now
+      T.hist.add(now - t)
+      T.delivered++
+      T.lastDelivery = now
     }
     if (client.lastSeen && (client.lastSeen.get(id) ?? -1) < clock) client.lastSeen.set(id, clock)
   }
-  if (echo) S.echoFrames++
+  if (echo) T.echoFrames++
 }
 
 // ---- clients -------------------------------------------------------------------------
 class Client {
-  constructor(room, { writerId = -1, awId = -1, doc = null, probe = false, keepStep2 = false } = {}) {
-    Object.assign(this, { room, writerId, awId, doc, probe, keepStep2 })
+  constructor(target, room, { writerId = -1, awId = -1, doc = null, probe = false, keepStep2 = false } = {}) {
+    Object.assign(this, { target, room, writerId, awId, doc, probe, keepStep2 })
+    const D = target.D
     this.synced = false
     this.step2At = 0
     this.step2Copy = null
     this.lastSeen = null
     this.now = 0
     this.ready = new Promise((resolve, reject) => { this.resolve = resolve; this.reject = reject })
-    this.sock = new LeanSocket(cfg.port, D.path(room), {
+    this.sock = new LeanSocket(target.port, D.path(room), {
       onOpen: () => {
         for (const m of D.hello(room)) this.sock.write(frameBinary(m))
         if (D.needsSync) this.sock.write(frameBinary(D.wrap(room, syncStep1(doc ? Y.encodeStateVector(doc) : EMPTY_SV))))
@@ -116,7 +126,7 @@ class Client {
         readMessages(frame, D.unwrapOffset(frame), this)
       },
       onClose: (error) => {
-        if (!this.closing) S.closedUnexpectedly++
+        if (!this.closing) target.closedUnexpectedly++
         this.reject(error ?? new Error('closed'))
       },
     })
@@ -134,15 +144,15 @@ class Client {
   }
   update(payload) { onUpdate(this, payload, this.now) }
   awareness(payload) { onAwareness(this, payload, this.now) }
-  send(msg) { this.sock.write(frameBinary(D.wrap(this.room, msg))) }
+  send(msg) { this.sock.write(frameBinary(this.target.D.wrap(this.room, msg))) }
   close() { this.closing = true; this.sock.close() }
 }
 
 /// Connect clients in batches (a burst of thousands would overflow the listen backlog).
-async function connectAll(specs, batch = 100) {
+async function connectAll(target, specs, batch = 100) {
   const out = []
   for (let i = 0; i < specs.length; i += batch) {
-    const group = specs.slice(i, i + batch).map(([room, o]) => new Client(room, o))
+    const group = specs.slice(i, i + batch).map(([room, o]) => new Client(target, room, o))
     await Promise.all(group.map((c) => withTimeout(c.ready, 30000, 'join')))
     out.push(...group)
   }
@@ -157,14 +167,14 @@ function withTimeout(promise, ms, what) {
   ]).finally(() => clearTimeout(timer))
 }
 
-/// Wait until `done()` or until nothing was delivered for `stallMs`.
-async function settle(done, stallMs = 2000, maxMs = 20000) {
+/// Wait until `done()` or until `target` delivered nothing for `stallMs`.
+async function settle(target, done, stallMs = 2000, maxMs = 20000) {
   const start = performance.now()
-  let last = S.delivered
+  let last = target.delivered
   let lastChange = start
   while (!done() && performance.now() - start < maxMs) {
     await sleep(20)
-    if (S.delivered !== last) { last = S.delivered; lastChange = performance.now() }
+    if (target.delivered !== last) { last = target.delivered; lastChange = performance.now() }
     else if (performance.now() - lastChange > stallMs) break
   }
 }
@@ -183,12 +193,13 @@ function typedUpdates(writerId, count) {
 
 class Writer {
   constructor(client, updates, window) {
+    const T = client.target
     this.client = client
     this.updates = updates
-    this.frames = updates.map((u) => frameBinary(D.wrap(client.room, syncUpdate(u))))
+    this.frames = updates.map((u) => frameBinary(T.D.wrap(client.room, syncUpdate(u))))
     this.times = new Float64Array(updates.length)
-    sentAt.set(client.writerId, this.times)
-    writersById.set(client.writerId, this)
+    T.sentAt.set(client.writerId, this.times)
+    T.writersById.set(client.writerId, this)
     this.sent = 0
     this.acked = 0
     this.window = window
@@ -205,33 +216,92 @@ class Writer {
   }
 }
 
-// ---- measuring a phase ---------------------------------------------------------------
-function phaseStart() {
-  return { cpu: cpuSeconds(cfg.pid), gen: process.cpuUsage(), t: performance.now(), delivered: S.delivered }
+/// Start `tick` for each item at `rate` per second, each at a random phase; returns the stop.
+function ticking(items, rate, tick) {
+  const timers = []
+  for (const item of items) {
+    timers.push(setTimeout(() => {
+      tick(item)
+      timers.push(setInterval(() => tick(item), 1000 / rate))
+    }, Math.random() * (1000 / rate)))
+  }
+  return () => { for (const t of timers) { clearTimeout(t); clearInterval(t) } }
 }
-function phaseEnd(p0) {
-  const end = S.lastDelivery > p0.t ? S.lastDelivery : performance.now()
-  const wall = (performance.now() - p0.t) / 1000
-  const gen = process.cpuUsage(p0.gen)
-  const cpu = cpuSeconds(cfg.pid) - p0.cpu
-  const delivered = S.delivered - p0.delivered
-  return {
-    seconds: Math.round(((end - p0.t) / 1000) * 100) / 100,
-    delivered,
-    updatesPerSec: Math.round(delivered / ((end - p0.t) / 1000)),
-    serverCpuSec: Math.round(cpu * 100) / 100,
-    usPerUpdate: delivered ? Math.round((cpu * 1e6 / delivered) * 100) / 100 : null,
-    genCpuPct: Math.round(((gen.user + gen.system) / 1e6 / wall) * 1000) / 10,
+
+// ---- measuring in slices -------------------------------------------------------------
+/// A server's load can be switched on and off (`start()`, `stop()`), tells when everything
+/// sent so far was delivered (`done()`), and keeps its idle clients' connections (`keepalive()`).
+/// Runs every load for `warmup` seconds unmeasured, one after another (V8 compiles every
+/// server's hot code meanwhile: a one-time cost that a short run would otherwise charge to
+/// its updates); then `slices` rounds in which every load runs `duration / slices` seconds in
+/// turn, each round starting one server later. A slice is measured until its deliveries are
+/// in: server CPU (from /proc), deliveries, the time they took, the generator's CPU.
+async function sliced(loads, { warmup = 0, duration, slices = 1 }) {
+  // A real provider sends something every 15 s (its awareness renewal), and Hocuspocus drops
+  // a connection silent for 60 s: the clients of a server waiting for its turn send an empty
+  // update that often (no server relays or stores one that changes nothing).
+  let active = null
+  const keepalive = setInterval(() => { for (const load of loads) if (load !== active) load.keepalive() }, 15000)
+  try {
+    await slicedRounds(loads, warmup, duration, slices, (load) => { active = load })
+  } finally {
+    clearInterval(keepalive)
   }
 }
 
-/// Let the load run unmeasured for `seconds` (V8 compiles every server's hot code meanwhile:
-/// a one-time cost that a short run would otherwise charge to its updates), then start the
-/// measured phase with an empty latency histogram.
-async function warmUp(seconds) {
-  if (seconds > 0) await sleep(seconds * 1000)
-  S.hist = new Histogram()
-  return phaseStart()
+async function slicedRounds(loads, warmup, duration, slices, activate) {
+  for (const load of loads) {
+    if (warmup <= 0) break
+    activate(load)
+    load.start()
+    await sleep(warmup * 1000)
+    load.stop()
+    await settle(load.target, load.done)
+  }
+  for (const load of loads) {
+    load.target.hist = new Histogram()
+    load.slices = []
+  }
+  const sliceMs = (duration * 1000) / slices
+  for (let round = 0; round < slices; round++) {
+    for (let k = 0; k < loads.length; k++) {
+      const load = loads[(round + k) % loads.length]
+      const T = load.target
+      activate(load)
+      const p0 = { cpu: cpuTimes(T.pid), gen: process.cpuUsage(), t: performance.now(), delivered: T.delivered }
+      load.start()
+      await sleep(sliceMs)
+      load.stop()
+      await settle(T, load.done)
+      const gen = process.cpuUsage(p0.gen)
+      load.slices.push({
+        seconds: ((T.lastDelivery > p0.t ? T.lastDelivery : performance.now()) - p0.t) / 1000,
+        wall: (performance.now() - p0.t) / 1000,
+        delivered: T.delivered - p0.delivered,
+        ...((now) => ({ cpu: now.user + now.system - p0.cpu.user - p0.cpu.system, system: now.system - p0.cpu.system }))(cpuTimes(T.pid)),
+        genCpu: (gen.user + gen.system) / 1e6,
+      })
+    }
+  }
+}
+
+/// The figures of a load's slices together; `perSlice` keeps each slice's µs per update.
+function sliceFigures(slices) {
+  const sum = (f) => slices.reduce((n, s) => n + f(s), 0)
+  const delivered = sum((s) => s.delivered)
+  const cpu = sum((s) => s.cpu)
+  const r2 = (v) => Math.round(v * 100) / 100
+  return {
+    seconds: r2(sum((s) => s.seconds)),
+    delivered,
+    updatesPerSec: Math.round(delivered / sum((s) => s.seconds)),
+    serverCpuSec: r2(cpu),
+    serverSystemSec: r2(sum((s) => s.system)),
+    usPerUpdate: delivered ? r2((cpu * 1e6) / delivered) : null,
+    genCpuPct: Math.round((sum((s) => s.genCpu) / sum((s) => s.wall)) * 1000) / 10,
+    slices: slices.length,
+    perSlice: slices.map((s) => (s.delivered ? r2((s.cpu * 1e6) / s.delivered) : null)),
+  }
 }
 
 function roomText(updates) {
@@ -243,9 +313,10 @@ function roomText(updates) {
 }
 
 // ---- scenarios -----------------------------------------------------------------------
-async function edits({ rooms, clients, writers, rate, duration, window, maxPerWriter, warmup = 0 }) {
+/// Typing (open loop at `rate`) and fan-out (closed loop: `window` unseen keystrokes).
+async function editLoad(T, { rooms, clients, writers, rate, duration, window, maxPerWriter, warmup = 0 }) {
   const closedLoop = window > 0
-  const perWriter = closedLoop ? maxPerWriter : Math.ceil(rate * (duration + warmup)) + 2
+  const perWriter = closedLoop ? maxPerWriter : Math.ceil(rate * (duration + warmup)) + 2 * (cfg.params.slices ?? 1) + 2
   const specs = []
   for (let r = 0; r < rooms; r++) {
     for (let i = 0; i < clients; i++) {
@@ -257,77 +328,85 @@ async function edits({ rooms, clients, writers, rate, duration, window, maxPerWr
       }])
     }
   }
-  const all = await connectAll(specs)
+  const all = await connectAll(T, specs)
   const ws = all.filter((c) => c.writerId > 0).map((c) => new Writer(c, typedUpdates(c.writerId, perWriter), window))
   await sleep(500)
-  const before = S.delivered
-  const timers = []
-  if (closedLoop) {
-    for (const w of ws) { w.stopped = false; w.pump() }
-  } else {
-    for (const w of ws) {
-      timers.push(setTimeout(() => {
-        w.sendOne()
-        timers.push(setInterval(() => w.sendOne(), 1000 / rate))
-      }, Math.random() * (1000 / rate)))
-    }
+  const before = T.delivered
+  const sent = () => ws.reduce((n, w) => n + w.sent, 0)
+  let stop = () => {}
+  return {
+    target: T,
+    start() {
+      if (closedLoop) for (const w of ws) { w.stopped = false; w.pump() }
+      else stop = ticking(ws, rate, (w) => w.sendOne())
+    },
+    stop() {
+      stop()
+      for (const w of ws) w.stopped = true
+    },
+    done: () => T.delivered - before >= sent() * (clients - 1),
+    keepalive: () => { for (const c of all) c.send(NO_CHANGE) },
+    finish() {
+      const expected = sent() * (clients - 1)
+      let converged = true
+      for (const c of all) {
+        if (!c.doc) continue
+        const updates = ws.filter((w) => w.client.room === c.room).flatMap((w) => w.updates.slice(0, w.sent))
+        if (c.doc.getText('t').toString() !== roomText(updates)) converged = false
+      }
+      const exhausted = ws.filter((w) => w.sent >= w.frames.length).length
+      for (const c of all) c.close()
+      return { expected, lost: expected - (T.delivered - before), converged, exhaustedWriters: exhausted, sentUpdates: sent() }
+    },
   }
-  const p0 = await warmUp(warmup)
-  await sleep(duration * 1000)
-  for (const t of timers) { clearTimeout(t); clearInterval(t) }
-  for (const w of ws) w.stopped = true
-  const expected = ws.reduce((n, w) => n + w.sent, 0) * (clients - 1)
-  await settle(() => S.delivered - before >= expected)
-  const phase = phaseEnd(p0)
-  let converged = true
-  for (const c of all) {
-    if (!c.doc) continue
-    const updates = ws.filter((w) => w.client.room === c.room).flatMap((w) => w.updates.slice(0, w.sent))
-    if (c.doc.getText('t').toString() !== roomText(updates)) converged = false
-  }
-  const exhausted = ws.filter((w) => w.sent >= w.frames.length).length
-  for (const c of all) c.close()
-  return { ...phase, expected, lost: expected - (S.delivered - before), converged, exhaustedWriters: exhausted, sentUpdates: ws.reduce((n, w) => n + w.sent, 0) }
 }
 
-async function awareness({ rooms, clients, rate, duration, warmup = 0 }) {
+async function awarenessLoad(T, { rooms, clients, rate, duration, warmup = 0 }) {
   const specs = []
   for (let r = 0; r < rooms; r++) for (let i = 0; i < clients; i++) specs.push([`room-${r}`, { awId: 100000 + r * clients + i }])
-  const all = await connectAll(specs)
-  const perClient = Math.ceil(rate * (duration + warmup)) + 3
-  for (const c of all) { c.clock = 0; sentAt.set(c.awId, new Float64Array(perClient)) }
+  const all = await connectAll(T, specs)
+  const perClient = Math.ceil(rate * (duration + warmup)) + 2 * (cfg.params.slices ?? 1) + 3
+  for (const c of all) { c.clock = 0; T.sentAt.set(c.awId, new Float64Array(perClient)) }
   for (let r = 0; r < rooms; r++) all[r * clients].lastSeen = new Map()
   await sleep(500)
-  const before = S.delivered
-  const timers = []
+  const before = T.delivered
+  const sent = () => all.reduce((n, c) => n + c.clock, 0)
   const move = (c) => {
     if (c.clock + 1 >= perClient) return
     const clock = ++c.clock
     const pos = (clock * 7) % 1000
     const json = `{"user":{"name":"user ${c.awId}","color":"#30bced"},"cursor":{"anchor":${pos},"head":${pos + 1}}}`
-    sentAt.get(c.awId)[clock] = performance.now()
+    T.sentAt.get(c.awId)[clock] = performance.now()
     c.send(awarenessMsg(awarenessUpdate(c.awId, clock, json)))
   }
-  for (const c of all) {
-    timers.push(setTimeout(() => {
-      move(c)
-      timers.push(setInterval(() => move(c), 1000 / rate))
-    }, Math.random() * (1000 / rate)))
+  let stop = () => {}
+  return {
+    target: T,
+    start() { stop = ticking(all, rate, move) },
+    stop() { stop() },
+    done: () => T.delivered - before >= sent() * (clients - 1),
+    keepalive: () => { for (const c of all) c.send(NO_CHANGE) },
+    finish() {
+      const expected = sent() * (clients - 1)
+      let converged = true
+      for (const c of all) {
+        if (!c.lastSeen) continue
+        for (const o of all) if (o.room === c.room && o !== c && c.lastSeen.get(o.awId) !== o.clock) converged = false
+      }
+      for (const c of all) c.close()
+      return { expected, lost: expected - (T.delivered - before), converged, sentUpdates: sent() }
+    },
   }
-  const p0 = await warmUp(warmup)
-  await sleep(duration * 1000)
-  for (const t of timers) { clearTimeout(t); clearInterval(t) }
-  const sent = all.reduce((n, c) => n + c.clock, 0)
-  const expected = sent * (clients - 1)
-  await settle(() => S.delivered - before >= expected)
-  const phase = phaseEnd(p0)
-  let converged = true
-  for (const c of all) {
-    if (!c.lastSeen) continue
-    for (const o of all) if (o.room === c.room && o !== c && c.lastSeen.get(o.awId) !== o.clock) converged = false
+}
+
+/// A timed scenario over every target: loads prepared, run in slices, then checked.
+function timed(prepare) {
+  return async (targets, params) => {
+    const loads = []
+    for (const T of targets) loads.push(await prepare(T, params))
+    await sliced(loads, params)
+    return loads.map((load) => ({ ...sliceFigures(load.slices), ...load.finish() }))
   }
-  for (const c of all) c.close()
-  return { ...phase, expected, lost: expected - (S.delivered - before), converged, sentUpdates: sent }
 }
 
 /// A document of `edits` single-character edits at random positions (one in ten a deletion).
@@ -344,19 +423,19 @@ function joinDocument(edits) {
   return doc
 }
 
-async function join({ clients, edits, rounds }) {
-  if (!D.needsSync) return { skipped: 'a relay holds no document' }
+async function join([T], { clients, edits, rounds }) {
+  if (!T.D.needsSync) return [{ skipped: 'a relay holds no document' }]
   const source = joinDocument(edits)
   const state = Y.encodeStateAsUpdate(source)
   const expectedText = source.getText('t').toString()
   const clock = Y.decodeStateVector(Y.encodeStateVector(source)).get(7)
   const room = 'join-room'
-  const [seeder] = await connectAll([[room, { writerId: 7 }]])
+  const [seeder] = await connectAll(T, [[room, { writerId: 7 }]])
   seeder.send(syncUpdate(state))
   let seeded = false
   for (let i = 0; i < 50 && !seeded; i++) {
     await sleep(100)
-    const [check] = await connectAll([[room, { doc: new Y.Doc() }]])
+    const [check] = await connectAll(T, [[room, { doc: new Y.Doc() }]])
     seeded = check.doc.getText('t').toString() === expectedText
     check.close()
   }
@@ -365,14 +444,16 @@ async function join({ clients, edits, rounds }) {
   const results = []
   let converged = true
   for (let round = 0; round < rounds; round++) {
-    const p0 = phaseStart()
-    const joiners = Array.from({ length: clients }, () => new Client(room, { keepStep2: true }))
+    const t0 = performance.now()
+    const cpu0 = cpuSeconds(T.pid)
+    const gen0 = process.cpuUsage()
+    const joiners = Array.from({ length: clients }, () => new Client(T, room, { keepStep2: true }))
     await withTimeout(Promise.all(joiners.map((c) => c.ready)), 60000, 'join')
-    const cpu = cpuSeconds(cfg.pid) - p0.cpu
-    const gen = process.cpuUsage(p0.gen)
+    const cpu = cpuSeconds(T.pid) - cpu0
+    const gen = process.cpuUsage(gen0)
     const last = Math.max(...joiners.map((c) => c.step2At))
-    const wall = (performance.now() - p0.t) / 1000
-    results.push({ ms: Math.round((last - p0.t) * 10) / 10, cpuMs: Math.round(cpu * 1000), genCpuPct: Math.round(((gen.user + gen.system) / 1e6 / wall) * 1000) / 10 })
+    const wall = (performance.now() - t0) / 1000
+    results.push({ ms: Math.round((last - t0) * 10) / 10, cpuMs: Math.round(cpu * 1000), genCpuPct: Math.round(((gen.user + gen.system) / 1e6 / wall) * 1000) / 10 })
     // Checked after the clock stopped: every joiner got the whole document.
     for (let i = 0; i < joiners.length; i++) {
       const payload = joiners[i].step2Copy
@@ -389,31 +470,31 @@ async function join({ clients, edits, rounds }) {
   seeder.close()
   const ms = results.map((r) => r.ms).sort((a, b) => a - b)
   const cpuMs = results.map((r) => r.cpuMs).sort((a, b) => a - b)
-  return {
+  return [{
     joinMs: ms[Math.floor(ms.length / 2)],
     joinCpuMs: cpuMs[Math.floor(cpuMs.length / 2)],
     stateKB: Math.round(state.length / 102.4) / 10,
     genCpuPct: Math.max(...results.map((r) => r.genCpuPct)),
     rounds: results,
     converged,
-  }
+  }]
 }
 
-async function idle({ conns, rooms }) {
+async function idle([T], { conns, rooms }) {
   const gcRss = async () => {
-    process.kill(cfg.pid, 'SIGUSR2')
+    process.kill(T.pid, 'SIGUSR2')
     await sleep(1000)
-    return memoryKB(cfg.pid).rss
+    return memoryKB(T.pid).rss
   }
   await sleep(500)
   const base = await gcRss()
   const spec = (i) => [`idle-${i % rooms}`, { awId: 200000 + i }]
   const hello = (c) => c.send(awarenessMsg(awarenessUpdate(c.awId, 1, `{"user":{"name":"user ${c.awId}","color":"#30bced"}}`)))
-  const first = await connectAll(Array.from({ length: rooms }, (_, i) => spec(i)))
+  const first = await connectAll(T, Array.from({ length: rooms }, (_, i) => spec(i)))
   first.forEach(hello)
   await sleep(1500)
   const perRoomAndConn = await gcRss()
-  const rest = await connectAll(Array.from({ length: conns - rooms }, (_, i) => spec(rooms + i)))
+  const rest = await connectAll(T, Array.from({ length: conns - rooms }, (_, i) => spec(rooms + i)))
   rest.forEach(hello)
   await sleep(1500)
   const full = await gcRss()
@@ -421,25 +502,31 @@ async function idle({ conns, rooms }) {
   const kbPerRoom = (perRoomAndConn - base) / rooms - kbPerConn
   const open = [...first, ...rest].filter((c) => c.sock.open).length
   for (const c of [...first, ...rest]) c.close()
-  return {
+  return [{
     baseMB: Math.round(base / 102.4) / 10,
     fullMB: Math.round(full / 102.4) / 10,
     kbPerConn: Math.round(kbPerConn * 10) / 10,
     kbPerRoom: Math.round(kbPerRoom * 10) / 10,
     open,
     converged: open === conns,
-  }
+  }]
 }
 
-const scenarios = { typing: edits, fanout: edits, awareness, join, idle }
+const scenarios = { typing: timed(editLoad), fanout: timed(editLoad), awareness: timed(awarenessLoad), join, idle }
 try {
-  const result = await scenarios[cfg.scenario](cfg.params)
-  result.echoes ??= S.echoFrames
-  result.echoUpdates = S.echoUpdates
-  result.latencyMs = S.hist.summary()
-  result.peakRssMB = Math.round(memoryKB(cfg.pid).peak / 102.4) / 10
-  result.closedUnexpectedly = S.closedUnexpectedly
-  process.stdout.write(JSON.stringify(result) + '\n')
+  const targets = cfg.targets.map(target)
+  const results = await scenarios[cfg.scenario](targets, cfg.params)
+  const out = {}
+  targets.forEach((T, i) => {
+    const result = results[i]
+    result.echoes ??= T.echoFrames
+    result.echoUpdates = T.echoUpdates
+    result.latencyMs = T.hist.summary()
+    result.peakRssMB = Math.round(memoryKB(T.pid).peak / 102.4) / 10
+    result.closedUnexpectedly = T.closedUnexpectedly
+    out[T.name] = result
+  })
+  process.stdout.write(JSON.stringify(out) + '\n')
   process.exit(0)
 } catch (error) {
   process.stdout.write(JSON.stringify({ error: String(error?.stack ?? error) }) + '\n')

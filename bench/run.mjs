@@ -1,7 +1,7 @@
 // `npm run bench`: Concord side by side with the y-websocket server, Hocuspocus and a raw
-// `ws` relay, one server at a time on 127.0.0.1, server and load generator in separate
-// processes pinned to different cores. Prints a markdown table and writes it, with the JSON,
-// to bench/results/.
+// `ws` relay on 127.0.0.1, servers and load generator in separate processes pinned to
+// different cores; one server under load at a time. Prints a markdown table and writes it,
+// with the JSON, to bench/results/.
 //
 //   node bench/run.mjs [--quick] [--servers concord,raw] [--scenarios typing,join]
 //                      [--no-build] [--server-cpu 0] [--gen-cpu 1] [--<scenario>-<size> N]...
@@ -28,22 +28,22 @@ const SERVERS = {
 }
 
 const DEFAULTS = {
-  typing: { rooms: 50, clients: 10, writers: 2, rate: 10, duration: 20, window: 0, warmup: 10 },
-  fanout: { rooms: 4, clients: 100, writers: 2, window: 16, duration: 10, maxPerWriter: 40000, rate: 0 },
+  typing: { rooms: 50, clients: 10, writers: 2, rate: 10, duration: 30, slices: 10, window: 0, warmup: 10 },
+  fanout: { rooms: 4, clients: 100, writers: 2, window: 16, duration: 10, slices: 5, maxPerWriter: 40000, rate: 0, warmup: 3 },
   join: { clients: 100, edits: 20000, rounds: 3 },
   idle: { conns: 2000, rooms: 200 },
-  awareness: { rooms: 50, clients: 10, rate: 5, duration: 20, warmup: 10 },
+  awareness: { rooms: 50, clients: 10, rate: 5, duration: 30, slices: 10, warmup: 10 },
 }
 const QUICK = {
-  typing: { rooms: 10, duration: 4 },
-  fanout: { rooms: 2, clients: 50, duration: 3, maxPerWriter: 20000 },
+  typing: { rooms: 10, duration: 4, slices: 2, warmup: 2 },
+  fanout: { rooms: 2, clients: 50, duration: 3, slices: 1, maxPerWriter: 20000, warmup: 0 },
   join: { clients: 50, edits: 5000, rounds: 1 },
   idle: { conns: 400, rooms: 40 },
-  awareness: { rooms: 10, duration: 4 },
+  awareness: { rooms: 10, duration: 4, slices: 2, warmup: 2 },
 }
 
 function parseFlags(argv) {
-  const flags = { quick: false, build: true, servers: Object.keys(SERVERS).filter((s) => !SERVERS[s].optional), scenarios: Object.keys(DEFAULTS), serverCpu: '0', genCpu: '1', profile: null, rounds: null, sizes: {} }
+  const flags = { quick: false, build: true, servers: Object.keys(SERVERS).filter((s) => !SERVERS[s].optional), scenarios: Object.keys(DEFAULTS), serverCpu: '0', genCpu: '1', profile: null, sizes: {} }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = () => {
@@ -58,14 +58,10 @@ function parseFlags(argv) {
     else if (arg === '--server-cpu') flags.serverCpu = value()
     else if (arg === '--gen-cpu') flags.genCpu = value()
     else if (arg === '--profile') flags.profile = value()
-    else if (arg === '--rounds') {
-      flags.rounds = Number(value())
-      if (!Number.isInteger(flags.rounds) || flags.rounds < 1) throw new Error('--rounds: expected a positive integer')
-    }
     else if (arg === '--help' || arg === '-h') {
       const sizes = Object.entries(DEFAULTS).flatMap(([s, p]) => Object.entries(p).map(([k, v]) => `  --${s}-${k} ${v}`))
       process.stdout.write(`Usage: node bench/run.mjs [--quick] [--servers ${Object.keys(SERVERS).join(',')}]\n` +
-        `  [--scenarios ${Object.keys(DEFAULTS).join(',')}] [--no-build] [--server-cpu 0] [--gen-cpu 1] [--profile DIR]\n  [--rounds N]   (timed scenarios: N interleaved rounds, median per figure; default ${TIMED_ROUNDS}, 1 with --quick)\nSizes (defaults):\n${sizes.join('\n')}\n`)
+        `  [--scenarios ${Object.keys(DEFAULTS).join(',')}] [--no-build] [--server-cpu 0] [--gen-cpu 1] [--profile DIR]\nSizes (defaults):\n${sizes.join('\n')}\n`)
       process.exit(0)
     } else {
       const m = /^--(\w+)-(\w+)$/.exec(arg)
@@ -80,28 +76,10 @@ function parseFlags(argv) {
   return flags
 }
 
-// The machine's speed drifts by ±15% over minutes (shared host): a timed scenario runs every
-// server once per round, rounds interleaved, and reports each figure's median over rounds.
+// Typing, fan-out and awareness run every server at once and load them in turn, in short
+// slices (see load.mjs): the host's speed drifts by ±15% over minutes, which one long run per
+// server measured as much as the servers.
 const TIMED = new Set(['typing', 'fanout', 'awareness'])
-const TIMED_ROUNDS = 3
-
-/// The median of each numeric figure over rounds (nested objects too); a flag is true only
-/// if it held in every round, a count of faults (echoes, losses) is the worst round's.
-function medianOf(rounds) {
-  if (rounds.length === 1) return rounds[0]
-  const worst = new Set(['echoes', 'echoUpdates', 'lost', 'closedUnexpectedly', 'exhaustedWriters'])
-  const out = {}
-  for (const key of Object.keys(rounds[0])) {
-    const values = rounds.map((r) => r[key])
-    if (values.every((v) => typeof v === 'number')) {
-      const sorted = [...values].sort((a, b) => a - b)
-      out[key] = worst.has(key) ? sorted[sorted.length - 1] : sorted[Math.floor(sorted.length / 2)]
-    } else if (values.every((v) => typeof v === 'boolean')) out[key] = values.every(Boolean)
-    else if (values.every((v) => v && typeof v === 'object' && !Array.isArray(v))) out[key] = medianOf(values)
-    else out[key] = values.find((v) => v !== undefined)
-  }
-  return out
-}
 
 function prepare(flags) {
   if (!existsSync(join(here, 'node_modules', '@hocuspocus', 'server'))) {
@@ -163,25 +141,23 @@ async function main() {
   const params = {}
   for (const scenario of flags.scenarios) {
     params[scenario] = { ...DEFAULTS[scenario], ...(flags.quick ? QUICK[scenario] : {}), ...flags.sizes[scenario] }
-    const rounds = TIMED.has(scenario) ? (flags.rounds ?? (flags.quick ? 1 : TIMED_ROUNDS)) : 1
-    params[scenario].rounds ??= rounds
-    const perServer = Object.fromEntries(flags.servers.map((name) => [name, []]))
-    for (let round = 1; round <= rounds; round++) {
-      for (const name of flags.servers) {
-        process.stderr.write(`${scenario} × ${name}${rounds > 1 ? ` (round ${round}/${rounds})` : ''} … `)
-        const { child, port } = await startServer(name, flags.serverCpu, flags.profile)
-        const cfg = { scenario, dialect: SERVERS[name].dialect, port, pid: child.pid, params: params[scenario] }
-        const result = await runLoad(cfg, flags.genCpu)
-        await stopServer(child)
-        perServer[name].push(result)
-        process.stderr.write(result.error ? `error: ${result.error.split('\n')[0]}\n` : 'done\n')
-      }
-    }
+    // A timed scenario loads every server in one generator; join and idle take one at a time
+    // (a burst and a memory reading: nothing else may run beside them).
+    const groups = TIMED.has(scenario) ? [flags.servers] : flags.servers.map((name) => [name])
     results[scenario] = {}
-    for (const name of flags.servers) {
-      const all = perServer[name]
-      const failed = all.find((r) => r.error)
-      results[scenario][name] = failed ?? (all.length > 1 ? { ...medianOf(all), rounds: all } : all[0])
+    for (const group of groups) {
+      process.stderr.write(`${scenario} × ${group.join(', ')} … `)
+      const started = []
+      let result
+      try {
+        for (const name of group) started.push({ name, ...(await startServer(name, flags.serverCpu, flags.profile)) })
+        const targets = started.map(({ name, child, port }) => ({ name, dialect: SERVERS[name].dialect, port, pid: child.pid }))
+        result = await runLoad({ scenario, targets, params: params[scenario] }, flags.genCpu)
+      } finally {
+        for (const { child } of started) await stopServer(child)
+      }
+      for (const name of group) results[scenario][name] = result.error ? { error: result.error } : result[name]
+      process.stderr.write(result.error ? `error: ${result.error.split('\n')[0]}\n` : 'done\n')
     }
   }
   const machine = `${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, server on CPU ${flags.serverCpu}, generator on CPU ${flags.genCpu}`

@@ -4,11 +4,17 @@ import { execFileSync } from 'node:child_process'
 
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
 
-/// User + system CPU seconds of a process.
-export function cpuSeconds(pid) {
+/// User and system CPU seconds of a process, all its threads.
+export function cpuTimes(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / TICKS
+  return { user: Number(fields[11]) / TICKS, system: Number(fields[12]) / TICKS }
+}
+
+/// User + system CPU seconds of a process.
+export function cpuSeconds(pid) {
+  const { user, system } = cpuTimes(pid)
+  return user + system
 }
 
 /// Current and peak resident memory of a process, in KB.

@@ -19,8 +19,16 @@ function table(header, rows) {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
 }
 
-/// How long a timed scenario was measured, after what warm-up, over how many rounds.
-const timing = (p) => `${p.duration} s${p.warmup ? ` after ${p.warmup} s unmeasured warm-up` : ''}${p.rounds > 1 ? `, median of ${p.rounds} interleaved rounds` : ''}`
+/// How long a timed scenario was measured, in how many slices, after what warm-up.
+const timing = (p) => `${p.duration} s per server in ${p.slices} slices, servers in turn${p.warmup ? `, after ${p.warmup} s unmeasured warm-up each` : ''}`
+
+/// Concord's µs per update over the relay's, slice by slice: slice k of each server ran
+/// next to the other's, so their ratio is free of the drift between slices.
+function pairedRatios(c, raw) {
+  if (!c?.perSlice || !raw?.perSlice) return null
+  const r = c.perSlice.map((v, i) => ratio(v, raw.perSlice[i])).filter((v) => v !== null).sort((a, b) => a - b)
+  return r.length ? { median: r[Math.floor(r.length / 2)], min: r[0], max: r[r.length - 1] } : null
+}
 
 const TITLES = {
   typing: (p) => `typing: ${p.rooms} rooms × ${p.clients} clients, ${p.writers} writers per room at ${p.rate} keystrokes/s, ${timing(p)}`,
@@ -86,6 +94,8 @@ export function renderReport({ results, params, servers, machine, command, date 
         } else targets.push(['awareness µs/update ≤ 1.1× raw relay', ratio(c.usPerUpdate, rawR?.usPerUpdate), 1.1])
       }
     }
+    const paired = scenario !== 'join' && scenario !== 'idle' ? pairedRatios(byServer.concord, rawR) : null
+    if (paired) out.push('', `Concord's µs/update over the relay's, slice by slice: median ${x(paired.median)}, from ${x(paired.min)} to ${x(paired.max)}.`)
     if (errors.length) out.push('', ...errors.map((e) => `- error: ${e}`))
     out.push('')
   }
