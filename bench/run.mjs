@@ -31,14 +31,14 @@ const DEFAULTS = {
   typing: { rooms: 50, clients: 10, writers: 2, rate: 10, duration: 30, slices: 10, window: 0, warmup: 10 },
   fanout: { rooms: 4, clients: 100, writers: 2, window: 16, duration: 10, slices: 5, maxPerWriter: 40000, rate: 0, warmup: 3 },
   join: { clients: 100, edits: 20000, rounds: 3 },
-  idle: { conns: 2000, rooms: 200 },
+  idle: { conns: 2000, rooms: 200, rounds: 3 },
   awareness: { rooms: 50, clients: 10, rate: 5, duration: 30, slices: 10, warmup: 10 },
 }
 const QUICK = {
   typing: { rooms: 10, duration: 4, slices: 2, warmup: 2 },
   fanout: { rooms: 2, clients: 50, duration: 3, slices: 1, maxPerWriter: 20000, warmup: 0 },
   join: { clients: 50, edits: 5000, rounds: 1 },
-  idle: { conns: 400, rooms: 40 },
+  idle: { conns: 400, rooms: 40, rounds: 1 },
   awareness: { rooms: 10, duration: 4, slices: 2, warmup: 2 },
 }
 
@@ -80,6 +80,16 @@ function parseFlags(argv) {
 // slices (see load.mjs): the host's speed drifts by ±15% over minutes, which one long run per
 // server measured as much as the servers.
 const TIMED = new Set(['typing', 'fanout', 'awareness'])
+
+/// The round with the median KB per connection (the first error, if any), all rounds' figures
+/// alongside.
+function medianRound(all) {
+  if (all.length === 1) return all[0]
+  const failed = all.find((r) => r.error)
+  if (failed) return failed
+  const sorted = [...all].sort((a, b) => a.kbPerConn - b.kbPerConn)
+  return { ...sorted[Math.floor(sorted.length / 2)], kbPerConnRounds: all.map((r) => r.kbPerConn) }
+}
 
 function prepare(flags) {
   if (!existsSync(join(here, 'node_modules', '@hocuspocus', 'server'))) {
@@ -143,8 +153,11 @@ async function main() {
     params[scenario] = { ...DEFAULTS[scenario], ...(flags.quick ? QUICK[scenario] : {}), ...flags.sizes[scenario] }
     // A timed scenario loads every server in one generator; join and idle take one at a time
     // (a burst and a memory reading: nothing else may run beside them).
-    const groups = TIMED.has(scenario) ? [flags.servers] : flags.servers.map((name) => [name])
-    results[scenario] = {}
+    // Idle repeats, servers interleaved, and keeps each server's median round: where the
+    // allocator's pages land moves one reading of RSS per connection by ±15%.
+    const rounds = scenario === 'idle' ? params[scenario].rounds : 1
+    const groups = TIMED.has(scenario) ? [flags.servers] : Array.from({ length: rounds }, () => flags.servers.map((name) => [name])).flat()
+    const byServer = Object.fromEntries(flags.servers.map((name) => [name, []]))
     for (const group of groups) {
       process.stderr.write(`${scenario} × ${group.join(', ')} … `)
       const started = []
@@ -156,9 +169,10 @@ async function main() {
       } finally {
         for (const { child } of started) await stopServer(child)
       }
-      for (const name of group) results[scenario][name] = result.error ? { error: result.error } : result[name]
+      for (const name of group) byServer[name].push(result.error ? { error: result.error } : result[name])
       process.stderr.write(result.error ? `error: ${result.error.split('\n')[0]}\n` : 'done\n')
     }
+    results[scenario] = Object.fromEntries(Object.entries(byServer).map(([name, all]) => [name, medianRound(all)]))
   }
   const machine = `${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, server on CPU ${flags.serverCpu}, generator on CPU ${flags.genCpu}`
   const command = `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim()

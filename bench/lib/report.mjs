@@ -35,7 +35,7 @@ const TITLES = {
   fanout: (p) => `fan-out: ${p.rooms} rooms × ${p.clients} clients, ${p.writers} writers per room, window ${p.window} unseen keystrokes per writer, ${timing(p)}`,
   awareness: (p) => `awareness: ${p.rooms} rooms × ${p.clients} clients, each moving its cursor ${p.rate}×/s, ${timing(p)}`,
   join: (p) => `join: ${p.clients} clients join at once a room holding a ${p.edits}-edit document (median of ${p.rounds} rounds)`,
-  idle: (p) => `idle: ${p.conns} connections over ${p.rooms} rooms (RSS after a full GC)`,
+  idle: (p) => `idle: ${p.conns} connections over ${p.rooms} rooms (RSS after a full GC${p.rounds > 1 ? `; each server's median of ${p.rounds} interleaved rounds` : ''})`,
 }
 
 /// The whole report.
