@@ -334,8 +334,7 @@ async function editLoad(T, { rooms, clients, writers, rate, duration, window, ma
   const before = T.delivered
   const sent = () => ws.reduce((n, w) => n + w.sent, 0)
   let stop = () => {}
-  return {
-    target: T,
+  return switchable(T, all, clients, before, sent, {
     start() {
       if (closedLoop) for (const w of ws) { w.stopped = false; w.pump() }
       else stop = ticking(ws, rate, (w) => w.sendOne())
@@ -344,21 +343,13 @@ async function editLoad(T, { rooms, clients, writers, rate, duration, window, ma
       stop()
       for (const w of ws) w.stopped = true
     },
-    done: () => T.delivered - before >= sent() * (clients - 1),
-    keepalive: () => { for (const c of all) c.send(NO_CHANGE) },
-    finish() {
-      const expected = sent() * (clients - 1)
-      let converged = true
-      for (const c of all) {
-        if (!c.doc) continue
-        const updates = ws.filter((w) => w.client.room === c.room).flatMap((w) => w.updates.slice(0, w.sent))
-        if (c.doc.getText('t').toString() !== roomText(updates)) converged = false
-      }
-      const exhausted = ws.filter((w) => w.sent >= w.frames.length).length
-      for (const c of all) c.close()
-      return { expected, lost: expected - (T.delivered - before), converged, exhaustedWriters: exhausted, sentUpdates: sent() }
-    },
-  }
+    converged: () => all.every((c) => {
+      if (!c.doc) return true
+      const updates = ws.filter((w) => w.client.room === c.room).flatMap((w) => w.updates.slice(0, w.sent))
+      return c.doc.getText('t').toString() === roomText(updates)
+    }),
+    figures: () => ({ exhaustedWriters: ws.filter((w) => w.sent >= w.frames.length).length }),
+  })
 }
 
 async function awarenessLoad(T, { rooms, clients, rate, duration, warmup = 0 }) {
@@ -380,21 +371,27 @@ async function awarenessLoad(T, { rooms, clients, rate, duration, warmup = 0 }) 
     c.send(awarenessMsg(awarenessUpdate(c.awId, clock, json)))
   }
   let stop = () => {}
-  return {
-    target: T,
+  return switchable(T, all, clients, before, sent, {
     start() { stop = ticking(all, rate, move) },
     stop() { stop() },
+    converged: () => all.every((c) => !c.lastSeen || all.every((o) => o.room !== c.room || o === c || c.lastSeen.get(o.awId) === o.clock)),
+  })
+}
+
+/// A server's load (see `sliced`) from its clients, the deliveries counted before it began,
+/// a count of what was sent so far, and the scenario's own parts.
+function switchable(T, all, clients, before, sent, { start, stop, converged, figures = () => ({}) }) {
+  return {
+    target: T,
+    start,
+    stop,
     done: () => T.delivered - before >= sent() * (clients - 1),
     keepalive: () => { for (const c of all) c.send(NO_CHANGE) },
     finish() {
       const expected = sent() * (clients - 1)
-      let converged = true
-      for (const c of all) {
-        if (!c.lastSeen) continue
-        for (const o of all) if (o.room === c.room && o !== c && c.lastSeen.get(o.awId) !== o.clock) converged = false
-      }
+      const result = { expected, lost: expected - (T.delivered - before), converged: converged(), ...figures(), sentUpdates: sent() }
       for (const c of all) c.close()
-      return { expected, lost: expected - (T.delivered - before), converged, sentUpdates: sent() }
+      return result
     },
   }
 }
