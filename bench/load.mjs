@@ -274,11 +274,13 @@ async function slicedRounds(loads, warmup, duration, slices, activate) {
       load.stop()
       await settle(T, load.done)
       const gen = process.cpuUsage(p0.gen)
+      const cpu = cpuTimes(T.pid)
       load.slices.push({
         seconds: ((T.lastDelivery > p0.t ? T.lastDelivery : performance.now()) - p0.t) / 1000,
         wall: (performance.now() - p0.t) / 1000,
         delivered: T.delivered - p0.delivered,
-        ...((now) => ({ cpu: now.user + now.system - p0.cpu.user - p0.cpu.system, system: now.system - p0.cpu.system }))(cpuTimes(T.pid)),
+        cpu: cpu.user + cpu.system - p0.cpu.user - p0.cpu.system,
+        system: cpu.system - p0.cpu.system,
         genCpu: (gen.user + gen.system) / 1e6,
       })
     }
@@ -314,9 +316,9 @@ function roomText(updates) {
 
 // ---- scenarios -----------------------------------------------------------------------
 /// Typing (open loop at `rate`) and fan-out (closed loop: `window` unseen keystrokes).
-async function editLoad(T, { rooms, clients, writers, rate, duration, window, maxPerWriter, warmup = 0 }) {
+async function editLoad(T, { rooms, clients, writers, rate, duration, window, maxPerWriter, warmup = 0, slices = 1 }) {
   const closedLoop = window > 0
-  const perWriter = closedLoop ? maxPerWriter : Math.ceil(rate * (duration + warmup)) + 2 * (cfg.params.slices ?? 1) + 2
+  const perWriter = closedLoop ? maxPerWriter : Math.ceil(rate * (duration + warmup)) + 2 * slices + 2
   const specs = []
   for (let r = 0; r < rooms; r++) {
     for (let i = 0; i < clients; i++) {
@@ -352,11 +354,11 @@ async function editLoad(T, { rooms, clients, writers, rate, duration, window, ma
   })
 }
 
-async function awarenessLoad(T, { rooms, clients, rate, duration, warmup = 0 }) {
+async function awarenessLoad(T, { rooms, clients, rate, duration, warmup = 0, slices = 1 }) {
   const specs = []
   for (let r = 0; r < rooms; r++) for (let i = 0; i < clients; i++) specs.push([`room-${r}`, { awId: 100000 + r * clients + i }])
   const all = await connectAll(T, specs)
-  const perClient = Math.ceil(rate * (duration + warmup)) + 2 * (cfg.params.slices ?? 1) + 3
+  const perClient = Math.ceil(rate * (duration + warmup)) + 2 * slices + 3
   for (const c of all) { c.clock = 0; T.sentAt.set(c.awId, new Float64Array(perClient)) }
   for (let r = 0; r < rooms; r++) all[r * clients].lastSeen = new Map()
   await sleep(500)
