@@ -59,6 +59,12 @@ export class Reader {
     throw new ProtocolError('varint too long')
   }
 
+  /// Read one byte (no view made for it).
+  byte(): number {
+    if (this.pos >= this.bytes.length) throw new ProtocolError('length 1 exceeds the frame')
+    return this.bytes[this.pos++]
+  }
+
   /// Read `length` bytes as a view (no copy).
   take(length: number): Uint8Array {
     const end = this.pos + length

@@ -55,14 +55,14 @@ function json(r: Reader): void {
 
 /// lib0's signed varint: 6 value bits and a sign in the first byte, then 7 bits per byte.
 function varInt(r: Reader): void {
-  for (let i = 0; i < 8; i++) if (r.take(1)[0] < 0x80) return
+  for (let i = 0; i < 8; i++) if (r.byte() < 0x80) return
   throw new ProtocolError('varint too long')
 }
 
 /// lib0's `readAny`: a tag byte (127 minus the kind), then the value.
 function skipValue(r: Reader, depth: number): void {
   if (depth > MAX_ANY_DEPTH) throw new ProtocolError('update content nested too deeply')
-  const tag = r.take(1)[0]
+  const tag = r.byte()
   switch (tag) {
     case 127: case 126: case 121: case 120: return // undefined, null, false, true
     case 125: varInt(r); return
@@ -136,7 +136,7 @@ export function checkUpdate(update: Uint8Array, clocks: Clocks, ends: number[] =
     const known = clocks(client)
     if (clock > known) plain = false // a gap: Yjs would hold it pending
     for (let s = 0; s < structs; s++) {
-      const info = r.take(1)[0]
+      const info = r.byte()
       const kind = info & 0x1f
       if (kind === Content.GC || kind === Content.Skip) {
         const length = r.uint()
