@@ -5,6 +5,8 @@
 export const CloseCode = {
   /// Server going away (process restart without a graceful drain).
   GoingAway: 1001,
+  /// A WebSocket frame that breaks RFC 6455 (reserved bits, an unmasked client frame): ws's code.
+  ProtocolViolation: 1002,
   /// A message larger than `maxMessageBytes` (ws's standard code; permanent for that message).
   TooLarge: 1009,
   /// Unexpected server error.

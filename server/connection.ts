@@ -3,6 +3,7 @@
 // bytes, and the mapping of errors to close codes.
 import type { WebSocket } from 'ws'
 import { CloseCode } from './closeCodes.js'
+import { feedDirectly } from './directFeed.js'
 import { backlog, frameInto, smallFrameOf, writeFrames } from './frames.js'
 import { TokenBucket } from './limits.js'
 import type { Traffic } from './metrics.js'
@@ -124,6 +125,7 @@ export class Connection implements Peer {
     ;(ws as OwnedSocket)[OWNER] = this
     ws.on('message', Connection.onSocketMessage)
     ws.on('pong', Connection.onSocketPong)
+    feedDirectly(ws)
   }
 
   /// The connection of a socket passed to the constructor.

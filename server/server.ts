@@ -150,6 +150,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     noServer: true,
     maxPayload: config.maxMessageBytes,
     perMessageDeflate: false,
+    allowSynchronousEvents: true, // ws's default; directFeed.ts relies on it
     handleProtocols: (offered) => chooseSubprotocol(offered),
   })
   const handleRequest = routes({

@@ -109,6 +109,50 @@ describe('oversized messages', () => {
   })
 })
 
+describe('WebSocket framing', () => {
+  test('a frame that breaks RFC 6455 closes that connection with 1002; the room carries on', async () => {
+    server = await startServer()
+    const a = await join('framing')
+    const b = await join('framing')
+    const offender = await join('framing')
+    // FIN, RSV1 and binary, masked with a zero key, empty: RSV1 without an extension is illegal.
+    const socket = (offender.ws as unknown as { _socket: import('node:net').Socket })._socket
+    socket.write(Buffer.from([0xc2, 0x80, 0, 0, 0, 0]))
+    expect(await offender.closed()).toBe(CloseCode.ProtocolViolation)
+    await waitFor(() => server.rooms.get('framing')?.peers.size === 2, 'the room to forget the offender')
+    await othersCarryOn('framing', a, b, 'after the bad frame')
+  })
+
+  test('frames split across reads, and several frames in one read, arrive whole and in order', async () => {
+    server = await startServer()
+    const reader = await join('split')
+    const writer = await join('split')
+    const socket = (writer.ws as unknown as { _socket: import('node:net').Socket })._socket
+    const doc = new Y.Doc()
+    const updates: Uint8Array[] = []
+    doc.on('update', (u: Uint8Array) => updates.push(u))
+    for (let i = 0; i < 40; i++) doc.getText('t').insert(i, String.fromCharCode(97 + (i % 26)))
+    // Client frames, masked with a zero key (masking is then a no-op), all in one buffer.
+    const frames = Buffer.concat(updates.map((u) => {
+      const message = encodeUpdate(u)
+      return Buffer.concat([Buffer.from([0x82, 0x80 | message.length, 0, 0, 0, 0]), Buffer.from(message)])
+    }))
+    // Written in pieces of 7 bytes, one per turn (each its own read on the server), then the
+    // same document's updates again as one write: every frame boundary falls somewhere else.
+    for (let pos = 0; pos < frames.length; pos += 7) {
+      socket.write(frames.subarray(pos, pos + 7))
+      await sleep(1)
+    }
+    const expected = doc.getText('t').toString()
+    await waitFor(() => reader.text === expected, 'the split frames to arrive')
+    socket.write(frames)
+    await sleep(50)
+    expect(reader.text).toBe(expected)
+    expect(writer.closeCode).toBeNull()
+    doc.destroy()
+  })
+})
+
 // Expose the collector so heap figures are live objects only, not garbage waiting.
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
