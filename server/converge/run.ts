@@ -7,9 +7,9 @@ import { SimClient } from './client.js'
 import { replayCommand, type ConvergeOptions } from './options.js'
 import { createProgress } from './progress.js'
 import { startFaultProxy, type FaultProxy } from './proxy.js'
-import { createRandom, type Random } from './random.js'
+import { createRandom } from './random.js'
 import type { ConvergeResult } from './report.js'
-import { createScript } from './script.js'
+import { disconnectLoop, editLoop, serverFaults } from './faults.js'
 import { startSupervisor, type Supervisor } from './supervisor.js'
 
 /// Raised when a run cannot start: no server to talk to, or it never answered.
@@ -207,48 +207,6 @@ async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boole
     await sleep(20)
   }
   return true
-}
-
-async function editLoop(c: SimClient, rng: Random, editRate: number, endAt: number): Promise<void> {
-  const script = createScript(rng, editRate)
-  for (;;) {
-    const step = script.next(c.text.toString())
-    if (Date.now() + step.delayMs >= endAt) return
-    await sleep(step.delayMs)
-    c.apply(step.edit)
-  }
-}
-
-async function disconnectLoop(c: SimClient, rng: Random, o: ConvergeOptions, endAt: number, faults: { disconnects: number }): Promise<void> {
-  for (;;) {
-    const wait = rng.waitMs(o.disconnects)
-    if (Date.now() + wait >= endAt) return
-    await sleep(wait)
-    c.goOffline()
-    faults.disconnects++
-    await sleep(Math.min(rng.int(50, o.offlineMs), endAt - Date.now()))
-    c.goOnline()
-  }
-}
-
-// Restarts and kills at seeded times within the editing phase, one at a time.
-async function serverFaults(s: Supervisor, rng: Random, o: ConvergeOptions, start: number, faults: { restarts: number; kills: number }): Promise<void> {
-  const events: Array<{ at: number; kind: 'restart' | 'kill' }> = []
-  const at = () => start + o.seconds * 1000 * (0.1 + 0.75 * rng.next())
-  for (let i = 0; i < o.restarts; i++) events.push({ at: at(), kind: 'restart' })
-  for (let i = 0; i < o.kills; i++) events.push({ at: at(), kind: 'kill' })
-  events.sort((a, b) => a.at - b.at)
-  for (const e of events) {
-    await sleep(e.at - Date.now())
-    await s.ensureRunning()
-    if (e.kind === 'restart') {
-      await s.restart()
-      faults.restarts++
-    } else {
-      await s.kill()
-      faults.kills++
-    }
-  }
 }
 
 // Snapshot equality of every replica of every room: all have the same inserts and deletes.
