@@ -17,7 +17,7 @@ export class HeldBack<O> {
   /// Where clients' histories end once the held updates are integrated.
   private readonly ends = new Map<number, number>()
   /// `checkUpdate`'s client ends for the update last checked.
-  private readonly checked: number[] = []
+  private checked: number[] = []
   /// The clock each client reaches with the held updates: what a new update may build on.
   private readonly clock = (client: number): number => this.ends.get(client) ?? Y.getState(this.doc.store, client)
 
@@ -36,6 +36,7 @@ export class HeldBack<O> {
   /// Read a whole update against the document plus what is held: true if it may be held
   /// (see `checkUpdate`). Throws on an update Yjs could not read.
   check(update: Uint8Array): boolean {
+    this.checked = []
     return checkUpdate(update, this.clock, this.checked)
   }
 

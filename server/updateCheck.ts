@@ -122,12 +122,12 @@ export type Clocks = (client: number) => number
 /// client's history ends (or earlier), refers only to items the document holds or to earlier
 /// items of its own, and deletes only known items. Yjs integrates such an update at once and
 /// without error (nothing is left pending), so it may be integrated later than it is relayed.
-/// For a plain update, `ends` receives `client, clock` pairs: where each client's history
+/// For a plain update, `ends` (empty when passed: a fresh array is cheaper than emptying one,
+/// which V8 does in its runtime) receives `client, clock` pairs: where each client's history
 /// ends once it is integrated.
 export function checkUpdate(update: Uint8Array, clocks: Clocks, ends: number[] = []): boolean {
   const r = new Reader(update)
   let plain = true
-  ends.length = 0
   const clients = r.uint()
   for (let c = 0; c < clients; c++) {
     const structs = r.uint()
