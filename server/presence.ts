@@ -2,6 +2,7 @@
 // the parsed state: it relays each awareness message verbatim and re-encodes only the
 // snapshot a joiner receives. Update rules are y-protocols' (higher clock wins; a null state
 // at the same clock removes).
+import { isJson } from './jsonCheck.js'
 import { ProtocolError, Reader, uintSize, writeUint } from './protocol.js'
 
 /// One client's awareness entry; `state` is UTF-8 JSON, or null once removed.
@@ -10,16 +11,7 @@ export interface PresenceEntry {
   state: Uint8Array | null
 }
 
-/// What applying an awareness update changed.
-export interface PresenceChange {
-  /// Client ids that now have a state.
-  set: number[]
-  /// Client ids whose state was removed.
-  removed: number[]
-}
-
 const NULL_STATE = new TextEncoder().encode('null')
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 function isNull(bytes: Uint8Array): boolean {
   return bytes.length === 4 && bytes[0] === 0x6e && bytes[1] === 0x75 && bytes[2] === 0x6c && bytes[3] === 0x6c
@@ -27,32 +19,41 @@ function isNull(bytes: Uint8Array): boolean {
 
 /// Check that a state is valid UTF-8 JSON: a stock client would throw on anything else.
 function checkState(bytes: Uint8Array): void {
-  try {
-    JSON.parse(utf8.decode(bytes))
-  } catch {
-    throw new ProtocolError('awareness state is not valid JSON')
-  }
+  if (!isJson(bytes)) throw new ProtocolError('awareness state is not valid JSON')
 }
 
-/// Decode an awareness update into entries; throws `ProtocolError` on malformed input.
-export function decodeAwareness(update: Uint8Array): Array<{ client: number; clock: number; state: Uint8Array | null }> {
+/// A copy of a state (Buffer#slice is a view): a held state must not pin the received frame.
+function copyOf(bytes: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes)
+}
+
+/// Check a whole awareness update, as `decodeAwareness` would read it, without building its
+/// entries. Throws `ProtocolError` on malformed input.
+function checkAwareness(update: Uint8Array): void {
   const reader = new Reader(update)
   const count = reader.uint()
   // Each entry takes at least 3 bytes: a lying count must not make us allocate.
   if (count * 3 > update.length) throw new ProtocolError('awareness count exceeds the frame')
-  const entries = []
   for (let i = 0; i < count; i++) {
+    reader.uint()
+    reader.uint()
+    const json = reader.bytesField()
+    if (!isNull(json)) checkState(json)
+  }
+  if (!reader.done) throw new ProtocolError('trailing bytes after awareness update')
+}
+
+/// Decode an awareness update into entries; throws `ProtocolError` on malformed input.
+export function decodeAwareness(update: Uint8Array): Array<{ client: number; clock: number; state: Uint8Array | null }> {
+  checkAwareness(update)
+  const reader = new Reader(update)
+  const entries = []
+  for (let i = reader.uint(); i > 0; i--) {
     const client = reader.uint()
     const clock = reader.uint()
     const json = reader.bytesField()
-    let state: Uint8Array | null = null
-    if (!isNull(json)) {
-      checkState(json)
-      state = Uint8Array.prototype.slice.call(json) // a copy (Buffer#slice is a view): do not pin the received frame
-    }
-    entries.push({ client, clock, state })
+    entries.push({ client, clock, state: isNull(json) ? null : copyOf(json) })
   }
-  if (!reader.done) throw new ProtocolError('trailing bytes after awareness update')
   return entries
 }
 
@@ -82,21 +83,33 @@ export class Presence {
   /// Current entries by client id; removed clients keep their clock so stale updates lose.
   readonly entries = new Map<number, PresenceEntry>()
 
-  /// Apply a decoded awareness update; returns what changed.
-  apply(update: Uint8Array): PresenceChange {
-    const change: PresenceChange = { set: [], removed: [] }
-    for (const { client, clock, state } of decodeAwareness(update)) {
+  /// Apply an awareness update from one sender; `ids` (the client ids that sender announced)
+  /// gains the clients it set and loses those it removed. Throws `ProtocolError`, changing
+  /// nothing, on a malformed update. Reads the update twice (check, then apply) rather than
+  /// building a list of its entries: one cursor move is one entry, and arrives often.
+  apply(update: Uint8Array, ids?: Set<number>): void {
+    checkAwareness(update)
+    const reader = new Reader(update)
+    const count = reader.uint()
+    for (let i = 0; i < count; i++) {
+      const client = reader.uint()
+      const clock = reader.uint()
+      const json = reader.bytesField()
       const current = this.entries.get(client)
       // y-protocols counts an unknown client as clock 0, so its peers ignore a first state at
       // clock 0; so do we, or joiners would be sent states no peer shows.
       const currentClock = current ? current.clock : 0
-      const accept = currentClock < clock || (currentClock === clock && state === null && current?.state != null)
+      const removal = isNull(json)
+      const accept = currentClock < clock || (currentClock === clock && removal && current?.state != null)
       if (!accept) continue
-      this.entries.set(client, { clock, state })
-      if (state === null) change.removed.push(client)
-      else change.set.push(client)
+      const state = removal ? null : copyOf(json)
+      if (current) {
+        current.clock = clock
+        current.state = state
+      } else this.entries.set(client, { clock, state })
+      if (state === null) ids?.delete(client)
+      else ids?.add(client)
     }
-    return change
   }
 
   /// Remove the given clients (their connection closed). Returns the encoded awareness

@@ -142,9 +142,7 @@ export class Room {
         this.apply(message.update, peer, message.type === 'update')
         return
       case 'awareness': {
-        const change = this.presence.apply(message.update)
-        for (const id of change.set) peer.awarenessIds.add(id)
-        for (const id of change.removed) peer.awarenessIds.delete(id)
+        this.presence.apply(message.update, peer.awarenessIds)
         // The received bytes are already an encoded awareness message: relay them as they are.
         this.outbox.awarenessFrom(peer, message.raw)
         this.hooks.publish?.(this.name, 'awareness', message.update)

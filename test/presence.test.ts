@@ -14,6 +14,19 @@ function update(...entries: Array<[client: number, clock: number, state: unknown
   return encodeAwarenessEntries(entries.map(([client, clock, state]) => [client, { clock, state: json(state) }]))
 }
 
+/// Apply an update; which clients it gave a state and which it removed.
+function applied(p: Presence, u: Uint8Array, ids?: Set<number>): { set: number[]; removed: number[] } {
+  const before = new Map([...p.entries].map(([client, e]) => [client, { clock: e.clock, state: e.state }]))
+  p.apply(u, ids)
+  const out = { set: [] as number[], removed: [] as number[] }
+  for (const [client, e] of p.entries) {
+    const old = before.get(client)
+    if (old && old.clock === e.clock && old.state === e.state) continue
+    ;(e.state ? out.set : out.removed).push(client)
+  }
+  return out
+}
+
 /// Parsed present states of a Presence.
 function states(p: Presence): Map<number, unknown> {
   const out = new Map<number, unknown>()
@@ -37,23 +50,23 @@ describe('clock rules', () => {
   test('a higher clock wins; an equal or lower clock with a state is ignored', () => {
     const p = new Presence()
     // y-protocols counts an unknown client as clock 0, so a first state at clock 0 is ignored.
-    expect(p.apply(update([1, 0, { v: 'clock 0' }]))).toEqual({ set: [], removed: [] })
-    expect(p.apply(update([1, 1, { v: 'a' }]))).toEqual({ set: [1], removed: [] })
-    expect(p.apply(update([1, 1, { v: 'same clock' }]))).toEqual({ set: [], removed: [] })
-    expect(p.apply(update([1, 0, { v: 'older' }]))).toEqual({ set: [], removed: [] })
+    expect(applied(p, update([1, 0, { v: 'clock 0' }]))).toEqual({ set: [], removed: [] })
+    expect(applied(p, update([1, 1, { v: 'a' }]))).toEqual({ set: [1], removed: [] })
+    expect(applied(p, update([1, 1, { v: 'same clock' }]))).toEqual({ set: [], removed: [] })
+    expect(applied(p, update([1, 0, { v: 'older' }]))).toEqual({ set: [], removed: [] })
     expect(states(p).get(1)).toEqual({ v: 'a' })
-    expect(p.apply(update([1, 5, { v: 'newer' }]))).toEqual({ set: [1], removed: [] })
+    expect(applied(p, update([1, 5, { v: 'newer' }]))).toEqual({ set: [1], removed: [] })
     expect(states(p).get(1)).toEqual({ v: 'newer' })
   })
 
   test('null at the same clock removes; the clock is kept so a stale state cannot return', () => {
     const p = new Presence()
     p.apply(update([7, 3, { v: 'x' }]))
-    expect(p.apply(update([7, 3, null]))).toEqual({ set: [], removed: [7] })
+    expect(applied(p, update([7, 3, null]))).toEqual({ set: [], removed: [7] })
     expect(p.size).toBe(0)
-    expect(p.apply(update([7, 3, { v: 'replayed' }]))).toEqual({ set: [], removed: [] })
-    expect(p.apply(update([7, 2, { v: 'older' }]))).toEqual({ set: [], removed: [] })
-    expect(p.apply(update([7, 4, { v: 'back' }]))).toEqual({ set: [7], removed: [] })
+    expect(applied(p, update([7, 3, { v: 'replayed' }]))).toEqual({ set: [], removed: [] })
+    expect(applied(p, update([7, 2, { v: 'older' }]))).toEqual({ set: [], removed: [] })
+    expect(applied(p, update([7, 4, { v: 'back' }]))).toEqual({ set: [7], removed: [] })
     expect(states(p).get(7)).toEqual({ v: 'back' })
   })
 
@@ -106,9 +119,12 @@ describe('snapshot and removal', () => {
     const client = awarenessOf(555)
     client.setLocalState({ user: 'Lin' })
     const p = new Presence()
-    expect(p.apply(awarenessProtocol.encodeAwarenessUpdate(client, [555])).set).toEqual([555])
+    const ids = new Set<number>()
+    expect(applied(p, awarenessProtocol.encodeAwarenessUpdate(client, [555]), ids).set).toEqual([555])
+    expect([...ids]).toEqual([555]) // the sender's announced ids, for its removal when it leaves
     client.setLocalState(null)
-    expect(p.apply(awarenessProtocol.encodeAwarenessUpdate(client, [555])).removed).toEqual([555])
+    expect(applied(p, awarenessProtocol.encodeAwarenessUpdate(client, [555]), ids).removed).toEqual([555])
+    expect(ids.size).toBe(0)
     expect(p.snapshot()).toBeNull()
   })
 })
