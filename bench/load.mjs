@@ -135,7 +135,9 @@ class Client {
     if (this.synced) return
     this.synced = true
     this.step2At = now
-    if (this.keepStep2 && payload) this.step2Copy = Buffer.from(payload)
+    // A view: a read buffer is never reused, and the frame of a large state is joined from its
+    // reads into a buffer of its own.
+    if (this.keepStep2 && payload) this.step2Copy = payload
     this.resolve(this)
   }
   step2(payload) {

@@ -32,7 +32,10 @@ export class LeanSocket {
     this.closed = false
     this.onFrame = onFrame
     this.onClose = onClose
+    /// Reads of an unfinished frame, their bytes, and the bytes the frame needs (when known).
     this.buf = null
+    this.bufBytes = 0
+    this.need = 0
     this.fragments = null
     const sock = (this.sock = net.connect(port, '127.0.0.1'))
     sock.setNoDelay(true)
@@ -45,11 +48,19 @@ export class LeanSocket {
     })
     sock.on('data', (chunk) => {
       const now = performance.now()
-      let data = this.buf ? Buffer.concat([this.buf, chunk]) : chunk
-      this.buf = null
+      let data = chunk
+      if (this.buf) {
+        // A frame split over reads (a document's state: 64 KB a read): gather the reads and
+        // join them once the frame is whole, not once per read.
+        this.buf.push(chunk)
+        this.bufBytes += chunk.length
+        if (this.bufBytes < this.need) return
+        data = Buffer.concat(this.buf, this.bufBytes)
+        this.buf = null
+      }
       if (!this.open) {
         const end = data.indexOf('\r\n\r\n')
-        if (end < 0) { this.buf = data; return }
+        if (end < 0) { this.keep(data, data.length + 1); return }
         const status = data.subarray(0, data.indexOf('\r\n')).toString()
         if (!/^HTTP\/1\.1 101/.test(status)) {
           this.fail(new Error(`upgrade refused: ${status}`))
@@ -76,6 +87,7 @@ export class LeanSocket {
   parse(data, now) {
     let off = 0
     const len = data.length
+    let need = 0
     while (len - off >= 2) {
       const b0 = data[off]
       let plen = data[off + 1] & 0x7f
@@ -89,7 +101,7 @@ export class LeanSocket {
         plen = data.readUInt32BE(off + 2) * 2 ** 32 + data.readUInt32BE(off + 6)
         hdr = 10
       }
-      if (len - off < hdr + plen) break
+      if (len - off < hdr + plen) { need = hdr + plen; break }
       const payload = data.subarray(off + hdr, off + hdr + plen)
       off += hdr + plen
       const opcode = b0 & 0x0f
@@ -107,7 +119,15 @@ export class LeanSocket {
       }
       if (this.closed) return
     }
-    if (off < len) this.buf = Buffer.from(data.subarray(off))
+    if (off < len) this.keep(data.subarray(off), need)
+  }
+
+  /// Keep the unparsed end of a read until `need` bytes are in. A small end is copied (a view
+  /// would pin the whole read buffer); a large one is most of its read anyway.
+  keep(rest, need) {
+    this.buf = [rest.length < 4096 ? Buffer.from(rest) : rest]
+    this.bufBytes = rest.length
+    this.need = need
   }
 
   /// Send a pre-framed buffer (from `frameBinary`).
