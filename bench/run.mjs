@@ -6,10 +6,11 @@
 //   node bench/run.mjs [--quick] [--servers concord,raw] [--scenarios typing,join]
 //                      [--no-build] [--server-cpu 0] [--gen-cpu 1] [--<scenario>-<size> N]...
 //                      [--profile DIR]   (servers run with --cpu-prof, profiles written to DIR)
+//                      [--baseline DIR]  (also load the Concord built in DIR: an A/B in one run)
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { renderReport } from './lib/report.mjs'
@@ -25,6 +26,8 @@ const SERVERS = {
   // Not in the default set: `--servers concord,concord-sqlite --scenarios typing` compares
   // the embedded store's cost with the memory store's.
   'concord-sqlite': { dialect: 'yws', label: 'Concord (SQLite)', optional: true },
+  // Added by `--baseline DIR`: Concord built in another checkout, loaded in the same slices.
+  'concord-baseline': { dialect: 'yws', label: 'Concord baseline', optional: true },
 }
 
 const DEFAULTS = {
@@ -43,7 +46,7 @@ const QUICK = {
 }
 
 function parseFlags(argv) {
-  const flags = { quick: false, build: true, servers: Object.keys(SERVERS).filter((s) => !SERVERS[s].optional), scenarios: Object.keys(DEFAULTS), serverCpu: '0', genCpu: '1', profile: null, sizes: {} }
+  const flags = { quick: false, build: true, servers: Object.keys(SERVERS).filter((s) => !SERVERS[s].optional), scenarios: Object.keys(DEFAULTS), serverCpu: '0', genCpu: '1', profile: null, baseline: null, sizes: {} }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = () => {
@@ -58,10 +61,11 @@ function parseFlags(argv) {
     else if (arg === '--server-cpu') flags.serverCpu = value()
     else if (arg === '--gen-cpu') flags.genCpu = value()
     else if (arg === '--profile') flags.profile = value()
+    else if (arg === '--baseline') flags.baseline = resolve(value())
     else if (arg === '--help' || arg === '-h') {
       const sizes = Object.entries(DEFAULTS).flatMap(([s, p]) => Object.entries(p).map(([k, v]) => `  --${s}-${k} ${v}`))
       process.stdout.write(`Usage: node bench/run.mjs [--quick] [--servers ${Object.keys(SERVERS).join(',')}]\n` +
-        `  [--scenarios ${Object.keys(DEFAULTS).join(',')}] [--no-build] [--server-cpu 0] [--gen-cpu 1] [--profile DIR]\nSizes (defaults):\n${sizes.join('\n')}\n`)
+        `  [--scenarios ${Object.keys(DEFAULTS).join(',')}] [--no-build] [--server-cpu 0] [--gen-cpu 1] [--profile DIR] [--baseline DIR]\nSizes (defaults):\n${sizes.join('\n')}\n`)
       process.exit(0)
     } else {
       const m = /^--(\w+)-(\w+)$/.exec(arg)
@@ -71,6 +75,12 @@ function parseFlags(argv) {
       ;(flags.sizes[m[1]] ??= {})[m[2]] = n
     }
   }
+  if (flags.baseline) {
+    if (!existsSync(join(flags.baseline, 'dist', 'server', 'index.js'))) throw new Error(`--baseline ${flags.baseline}: no dist/server/index.js there (build it first)`)
+    SERVERS['concord-baseline'].label = `Concord baseline (${basename(flags.baseline)})`
+    if (!flags.servers.includes('concord-baseline')) flags.servers.splice(flags.servers.indexOf('concord') + 1, 0, 'concord-baseline')
+  }
+  if (flags.servers.includes('concord-baseline') && !flags.baseline) throw new Error('concord-baseline needs --baseline DIR')
   for (const s of flags.servers) if (!(s in SERVERS)) throw new Error(`unknown server ${s}`)
   for (const s of flags.scenarios) if (!(s in DEFAULTS)) throw new Error(`unknown scenario ${s}`)
   return flags
@@ -104,11 +114,12 @@ function prepare(flags) {
   }
 }
 
-function startServer(name, cpu, profile) {
+function startServer(name, cpu, profile, baseline) {
   const prof = profile ? ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`] : []
   return new Promise((resolve, reject) => {
     const child = spawn('taskset', ['-c', cpu, process.execPath, '--expose-gc', ...prof, join(here, 'servers', `${name}.mjs`)], {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: name === 'concord-baseline' ? { ...process.env, CONCORD_BENCH_DIST: join(baseline, 'dist') } : process.env,
     })
     const lines = createInterface({ input: child.stdout })
     const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 15000)
@@ -163,7 +174,7 @@ async function main() {
       const started = []
       let result
       try {
-        for (const name of group) started.push({ name, ...(await startServer(name, flags.serverCpu, flags.profile)) })
+        for (const name of group) started.push({ name, ...(await startServer(name, flags.serverCpu, flags.profile, flags.baseline)) })
         const targets = started.map(({ name, child, port }) => ({ name, dialect: SERVERS[name].dialect, port, pid: child.pid }))
         result = await runLoad({ scenario, targets, params: params[scenario] }, flags.genCpu)
       } finally {

@@ -96,6 +96,8 @@ export function renderReport({ results, params, servers, machine, command, date 
     }
     const paired = scenario !== 'join' && scenario !== 'idle' ? pairedRatios(byServer.concord, rawR) : null
     if (paired) out.push('', `Concord's µs/update over the relay's, slice by slice: median ${x(paired.median)}, from ${x(paired.min)} to ${x(paired.max)}.`)
+    const versus = scenario !== 'join' && scenario !== 'idle' ? pairedRatios(byServer.concord, byServer['concord-baseline']) : null
+    if (versus) out.push('', `Concord's µs/update over the baseline's, slice by slice: median ${x(versus.median)}, from ${x(versus.min)} to ${x(versus.max)}.`)
     if (errors.length) out.push('', ...errors.map((e) => `- error: ${e}`))
     out.push('')
   }

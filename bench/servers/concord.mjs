@@ -1,9 +1,14 @@
-// Concord from the root's compiled dist, memory storage (or CONCORD_BENCH_STORAGE), logs off, no editor. Two limits are
+// Concord from the root's compiled dist (or CONCORD_BENCH_DIST: another checkout's, for
+// --baseline), memory storage (or CONCORD_BENCH_STORAGE), logs off, no editor. Two limits are
 // lifted: every simulated client connects from 127.0.0.1 (the per-IP connection cap would
 // refuse them), and fan-out writers type faster than any person (the per-connection message
 // rate would throttle them). Everything else is the default configuration.
-import { createServer } from '../../dist/server/index.js'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { announce } from './common.mjs'
+
+const dist = process.env.CONCORD_BENCH_DIST
+const { createServer } = await import(dist ? pathToFileURL(join(dist, 'server', 'index.js')).href : '../../dist/server/index.js')
 
 const server = await createServer({
   host: '127.0.0.1',
