@@ -1,8 +1,8 @@
 // Whether bytes are one JSON text, read in place. Awareness states are relayed as the bytes
 // clients sent, and checked only so that a stock client is never sent one its JSON.parse
 // would throw on; decoding and parsing each state built a string and an object tree per
-// cursor move only to drop them (measured with bench/: about a tenth of the server's own work
-// per awareness message). The answer is JSON.parse's on the UTF-8 decoded text.
+// cursor move only to drop them (perf under the awareness benchmark: 1.4% of the server's
+// samples, for a yes or no). The answer is JSON.parse's on the UTF-8 decoded text.
 import { isUtf8 } from 'node:buffer'
 
 /// Nesting deeper than this is left to JSON.parse (this reader recurses).
