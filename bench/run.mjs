@@ -32,7 +32,7 @@ const SERVERS = {
 
 const DEFAULTS = {
   typing: { rooms: 50, clients: 10, writers: 2, rate: 10, duration: 30, slices: 10, window: 0, warmup: 10 },
-  fanout: { rooms: 4, clients: 100, writers: 2, window: 16, duration: 10, slices: 5, maxPerWriter: 40000, rate: 0, warmup: 3 },
+  fanout: { rooms: 4, clients: 100, writers: 2, window: 16, duration: 10, slices: 5, maxPerWriter: 60000, rate: 0, warmup: 3 },
   join: { clients: 100, edits: 20000, rounds: 3 },
   idle: { conns: 2000, rooms: 200, rounds: 3 },
   awareness: { rooms: 50, clients: 10, rate: 5, duration: 30, slices: 10, warmup: 10 },
