@@ -15,7 +15,7 @@ import { ProtocolError, Reader } from './protocol.js'
 const MAX_ANY_DEPTH = 64
 
 /// Content kinds (the info byte's low 5 bits).
-const Content = { GC: 0, Deleted: 1, JSON: 2, Binary: 3, String: 4, Embed: 5, Format: 6, Type: 7, Any: 8, Doc: 9, Skip: 10 } as const
+export const Content = { GC: 0, Deleted: 1, JSON: 2, Binary: 3, String: 4, Embed: 5, Format: 6, Type: 7, Any: 8, Doc: 9, Skip: 10 } as const
 
 /// Type refs of `ContentType` (YArray … YXmlText); 3 and 5 carry a name.
 const TYPE_REFS = 7
@@ -36,9 +36,8 @@ function skipString(r: Reader): void {
   for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return void decode(bytes)
 }
 
-/// A string's length in UTF-16 code units (Yjs counts text in them).
-function stringLength(r: Reader): number {
-  const bytes = r.bytesField()
+/// The length in UTF-16 code units (Yjs counts text in them) of a string's UTF-8 bytes.
+export function utf16Length(bytes: Uint8Array): number {
   for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return decode(bytes).length
   return bytes.length
 }
@@ -85,7 +84,7 @@ function skipValue(r: Reader, depth: number): void {
 }
 
 /// Read one item's content; returns its length in clock units.
-function content(r: Reader, kind: number): number {
+export function readContent(r: Reader, kind: number): number {
   switch (kind) {
     case Content.Deleted: return r.uint()
     case Content.JSON: {
@@ -94,7 +93,7 @@ function content(r: Reader, kind: number): number {
       return n
     }
     case Content.Binary: r.bytesField(); return 1
-    case Content.String: return stringLength(r)
+    case Content.String: return utf16Length(r.bytesField())
     case Content.Embed: json(r); return 1
     case Content.Format: skipString(r); json(r); return 1
     case Content.Type: {
@@ -152,7 +151,7 @@ export function checkUpdate(update: Uint8Array, clocks: Clocks, ends: number[] =
         if (info & 0x20) skipString(r)
       }
       if (kind === Content.Type || kind === Content.Doc) plain = false
-      const length = content(r, kind)
+      const length = readContent(r, kind)
       if (length === 0) plain = false // Yjs never writes an empty item: let it judge this one
       clock += length
     }
