@@ -1,0 +1,52 @@
+// Integrating held keystrokes into 50 rooms' documents: what a room's `HeldBack` costs per
+// keystroke, one update at a time or joined (`coalesce`), by batch size. Two typists per room
+// type at the end of their own text, as in the typing scenario. Needs the root's dist
+// (`npx tsc -p tsconfig.json`). Usage: node bench/held.mjs [--rooms 50] [--keystrokes 4000]
+import * as Y from '../node_modules/yjs/dist/yjs.mjs' // the server's copy, not bench/'s: one Yjs
+import { coalesce } from '../dist/server/coalesce.js'
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i < 0 ? fallback : Number(process.argv[i + 1])
+}
+const ROOMS = arg('rooms', 50)
+const PER_TYPIST = arg('keystrokes', 4000)
+
+function typed(client, count) {
+  const doc = new Y.Doc()
+  doc.clientID = client
+  const text = doc.getText('t')
+  const updates = []
+  doc.on('update', (u) => updates.push(u))
+  for (let i = 0; i < count; i++) text.insert(text.length, String.fromCharCode(97 + (i % 26)))
+  doc.destroy()
+  return updates
+}
+
+const a = typed(1, PER_TYPIST)
+const b = typed(2, PER_TYPIST)
+const keystrokes = a.flatMap((u, i) => [u, b[i]])
+
+/// µs per keystroke to integrate every keystroke into every room, `batch` at a time.
+function measure(batch, joined) {
+  const docs = Array.from({ length: ROOMS }, () => new Y.Doc({ gc: true }))
+  const start = process.hrtime.bigint()
+  for (let i = 0; i < keystrokes.length; i += batch) {
+    const held = keystrokes.slice(i, i + batch)
+    for (const doc of docs) {
+      const one = joined ? coalesce(held) : null
+      if (one) Y.applyUpdate(doc, one)
+      else Y.transact(doc, () => { for (const u of held) Y.applyUpdate(doc, u) })
+    }
+  }
+  const us = Number(process.hrtime.bigint() - start) / 1000 / (keystrokes.length * ROOMS)
+  for (const doc of docs) doc.destroy()
+  return us
+}
+
+const rows = []
+for (const batch of [16, 64]) for (const joined of [false, true]) {
+  const runs = [0, 1, 2].map(() => measure(batch, joined)) // the first also warms V8 up
+  rows.push(`| ${batch} | ${joined ? 'joined' : 'one by one'} | ${Math.min(...runs).toFixed(2)} |`)
+}
+console.log(`${ROOMS} rooms, 2 typists each, ${PER_TYPIST} keystrokes per typist\n\n| batch | integrated | µs per keystroke (best of 3) |\n|---|---|---|\n${rows.join('\n')}`)
