@@ -13,17 +13,17 @@ const CHUNK_BYTES = 16 * 1024
 const OWN_CHUNK_BYTES = CHUNK_BYTES / 4
 const FIRST_CHUNK_BYTES = 256
 
-/// Packed update bytes: entry `i` is `chunks[chunkOf[i]][starts[i] .. ends[i]]`. A chunk's
-/// filled bytes are never written again, so views handed out by `load` and `compact` stay
-/// valid.
+/// Packed update bytes: entry `i` is `chunks[index[3i]][index[3i + 1] .. index[3i + 2]]`. A
+/// chunk's filled bytes are never written again, so views handed out by `load` and `compact`
+/// stay valid. The index is one typed array: 12 bytes an entry that the garbage collector
+/// never traces, where three arrays of numbers took 24 and more.
 interface PackedLog {
   chunks: Uint8Array[]
   /// The chunk small updates go to (-1: none yet) and the bytes filled in it.
   filling: number
   used: number
-  chunkOf: number[]
-  starts: number[]
-  ends: number[]
+  index: Uint32Array
+  count: number
 }
 
 interface MemoryRoom {
@@ -33,16 +33,32 @@ interface MemoryRoom {
   log: PackedLog
 }
 
+const NO_INDEX = new Uint32Array(0)
+const FIRST_INDEX_ENTRIES = 16
+
 function emptyLog(): PackedLog {
-  return { chunks: [], filling: -1, used: 0, chunkOf: [], starts: [], ends: [] }
+  return { chunks: [], filling: -1, used: 0, index: NO_INDEX, count: 0 }
+}
+
+function addEntry(log: PackedLog, chunk: number, start: number, end: number): void {
+  let at = 3 * log.count
+  if (at === log.index.length) {
+    const grown = new Uint32Array(Math.max(3 * FIRST_INDEX_ENTRIES, 2 * at))
+    grown.set(log.index)
+    log.index = grown
+  }
+  const index = log.index
+  index[at++] = chunk
+  index[at++] = start
+  index[at] = end
+  log.count++
 }
 
 /// Copy `update` to the end of the log.
 function push(log: PackedLog, update: Uint8Array): void {
   if (update.length >= OWN_CHUNK_BYTES) {
-    log.chunkOf.push(log.chunks.push(new Uint8Array(update)) - 1) // a copy: a Buffer's `slice` is a view
-    log.starts.push(0)
-    log.ends.push(update.length)
+    // A copy: a Buffer's `slice` is a view.
+    addEntry(log, log.chunks.push(new Uint8Array(update)) - 1, 0, update.length)
     return
   }
   const chunk = log.filling < 0 ? null : log.chunks[log.filling]
@@ -53,30 +69,33 @@ function push(log: PackedLog, update: Uint8Array): void {
     log.used = 0
   }
   log.chunks[log.filling].set(update, log.used)
-  log.chunkOf.push(log.filling)
-  log.starts.push(log.used)
-  log.used += update.length
-  log.ends.push(log.used)
+  addEntry(log, log.filling, log.used, (log.used += update.length))
+}
+
+/// A view of entry `i`.
+function entry(log: PackedLog, i: number): Uint8Array {
+  const { index } = log
+  return log.chunks[index[3 * i]].subarray(index[3 * i + 1], index[3 * i + 2])
 }
 
 /// Views of the log's first `count` entries.
-function entries(log: PackedLog, count = log.ends.length): Uint8Array[] {
+function entries(log: PackedLog, count = log.count): Uint8Array[] {
   const out = new Array<Uint8Array>(count)
-  for (let i = 0; i < count; i++) out[i] = log.chunks[log.chunkOf[i]].subarray(log.starts[i], log.ends[i])
+  for (let i = 0; i < count; i++) out[i] = entry(log, i)
   return out
 }
 
 /// Bytes of the log's first `count` entries.
 function bytesOf(log: PackedLog, count: number): number {
   let bytes = 0
-  for (let i = 0; i < count; i++) bytes += log.ends[i] - log.starts[i]
+  for (let i = 0; i < count; i++) bytes += log.index[3 * i + 2] - log.index[3 * i + 1]
   return bytes
 }
 
 /// The log without its first `count` entries, the rest copied into chunks of its own.
 function withoutFirst(log: PackedLog, count: number): PackedLog {
   const rest = emptyLog()
-  for (let i = count; i < log.ends.length; i++) push(rest, log.chunks[log.chunkOf[i]].subarray(log.starts[i], log.ends[i]))
+  for (let i = count; i < log.count; i++) push(rest, entry(log, i))
   return rest
 }
 
@@ -111,9 +130,9 @@ export function memoryStorage(): Storage {
     async compact(room, merge) {
       check()
       const r = rooms.get(room)
-      if (!r || r.log.ends.length === 0) return NOT_COMPACTED
+      if (!r || r.log.count === 0) return NOT_COMPACTED
       const { version, log } = r
-      const rows = log.ends.length
+      const rows = log.count
       const inputs = entries(log, rows)
       if (r.snapshot) inputs.unshift(r.snapshot)
       const bytesBefore = (r.snapshot?.length ?? 0) + bytesOf(log, rows)
