@@ -2,7 +2,7 @@
 // and encoded once for every receiver, then stored (acknowledged once stored) and published;
 // and the awareness messages of the turn, relayed as they came. A receiver so gets all of a
 // turn in one write, and one immediate serves every room with something to send.
-import { mergeUpdates } from './coalesce.js'
+import * as Y from 'yjs'
 import { encodeAck, encodeUpdate, isEmptyUpdate } from './protocol.js'
 import type { Origin, Peer, Room, RoomHooks } from './room.js'
 import type { Stored } from './writeBatcher.js'
@@ -94,7 +94,7 @@ export class TurnOutbox {
     let merged: Uint8Array | null = null
     let useful = 0
     for (const update of updates) if (!isEmptyUpdate(update)) { merged = update; useful++ }
-    if (useful > 1) merged = mergeUpdates(updates.filter((u) => !isEmptyUpdate(u)))
+    if (useful > 1) merged = Y.mergeUpdates(updates.filter((u) => !isEmptyUpdate(u)))
     if (merged) broadcast(room.peers.keys(), encodeUpdate(merged), typeof origin === 'object' ? origin : null)
     if (origin === 'cluster') return // stored and acknowledged by the instance it came from
     if (merged) hooks.publish?.(room.name, 'update', merged)
