@@ -7,7 +7,6 @@
 // Two items of a client join when the second starts where the first ends, has the first's
 // last character as its origin and the same right origin, and both are strings: that is
 // exactly how Yjs encodes one item split in two, so the joined update means the same.
-import * as Y from 'yjs'
 import { Reader, uintSize, writeUint } from './protocol.js'
 import { Content, readContent, utf16Length } from './updateCheck.js'
 
@@ -44,15 +43,6 @@ export function coalesce(updates: readonly Uint8Array[]): Uint8Array | null {
   const deletes = new Map<number, number[]>()
   for (const update of updates) if (!readInto(update, runs, deletes)) return null
   return write(runs, deletes)
-}
-
-/// Updates as one: `coalesce`d when they line up, else by `Y.mergeUpdates` (which takes any).
-export function mergeUpdates(updates: Uint8Array[]): Uint8Array {
-  try {
-    return coalesce(updates) ?? Y.mergeUpdates(updates)
-  } catch {
-    return Y.mergeUpdates(updates) // an update coalesce cannot read: let Yjs judge it
-  }
 }
 
 function readInto(update: Uint8Array, runs: Map<number, Run>, deletes: Map<number, number[]>): boolean {
