@@ -254,6 +254,8 @@ export function timedStorage(storage: Storage, metrics: Metrics): Storage {
       }
     }),
     compact: compact && timed(compact, metrics.compacted),
+    volatile: storage.volatile,
+    replace: storage.replace?.bind(storage),
     ping: storage.ping.bind(storage),
     close: storage.close.bind(storage),
   }

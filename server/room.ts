@@ -63,7 +63,7 @@ export class Room {
   readonly presence = new Presence()
   readonly peers = new Map<Peer, PeerState>()
   /// Incremented on every applied update; keys the state cache.
-  private version = 0
+  private revision = 0
   private readonly cache = new StateCache(this.ydoc)
   private readonly integrator = new Integrator(this.ydoc)
   /// Plain updates already relayed and stored, not yet integrated into the document.
@@ -86,14 +86,14 @@ export class Room {
   restore(updates: readonly Uint8Array[]): void {
     if (updates.length === 0) return
     Y.applyUpdate(this.ydoc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates as Uint8Array[]))
-    this.version++
+    this.revision++
   }
 
   /// Add a peer: send it our sync step 1 and the current awareness states.
   join(peer: Peer): void {
     this.peers.set(peer, { received: 0, toldReadOnly: false })
     this.settle()
-    peer.send(encodeSyncStep1(this.cache.stateVector(this.version)))
+    peer.send(encodeSyncStep1(this.cache.stateVector(this.revision)))
     const awareness = this.presence.snapshot()
     if (awareness) peer.send(encodeAwareness(awareness))
   }
@@ -174,7 +174,7 @@ export class Room {
     }
     const { pendingStructs, pendingDs } = this.ydoc.store
     if (plain && mayWait && pendingStructs === null && pendingDs === null) {
-      this.version++
+      this.revision++
       this.outbox.update(origin, this.held.hold(update, origin))
       if (this.held.full) this.settle()
       return
@@ -183,14 +183,14 @@ export class Room {
     const start = performance.now()
     const result = this.integrator.apply(update, origin)
     if (result.refused) {
-      this.version++ // what Yjs integrated before refusing it stays, and is relayed and stored
+      this.revision++ // what Yjs integrated before refusing it stays, and is relayed and stored
       if (result.partial) this.outbox.update(origin, result.partial)
       throw new ProtocolError(`invalid Yjs update: ${result.error.message}`)
     }
     this.hooks.applied?.((performance.now() - start) / 1000)
     // An update that changed nothing (a reconnecting client's step 2 repeats its whole delete
     // set) is neither relayed nor stored again; it still counts for the sender's ack.
-    if (result.changed) this.version++
+    if (result.changed) this.revision++
     this.outbox.update(origin, result.changed ? update : NO_CHANGE)
   }
 
@@ -215,7 +215,7 @@ export class Room {
   /// gets the cached full state.
   private syncReply(stateVector: Uint8Array): Uint8Array {
     this.settle()
-    if (stateVector.length === 1 && stateVector[0] === 0) return this.cache.fullState(this.version)
+    if (stateVector.length === 1 && stateVector[0] === 0) return this.cache.fullState(this.revision)
     let diff: Uint8Array
     try {
       diff = Y.encodeStateAsUpdate(this.ydoc, stateVector)
@@ -229,7 +229,12 @@ export class Room {
   /// sync step 2 that joiners with an empty document get).
   get snapshot(): Uint8Array {
     this.settle()
-    return this.cache.fullUpdate(this.version)
+    return this.cache.fullUpdate(this.revision)
+  }
+
+  /// Changes so far, held ones included: equal readings mean the document did not change.
+  get version(): number {
+    return this.revision
   }
 
   /// Updates relayed and stored but not yet integrated into the document (see `settle`).

@@ -56,6 +56,8 @@ interface Entry {
   stored: number
   /// This room's thresholds exceed the configured ones by this fraction (see `jitter`).
   slack: number
+  /// The room's version when a volatile store last had all of it (see `keep`).
+  kept: number
 }
 
 /// Rooms that fill up at the same pace (created together, typed in evenly, loaded after a
@@ -72,6 +74,9 @@ export class Rooms {
   private readonly hooks: RoomHooks
   private readonly compactAfterUpdates: number
   private readonly compactAfterBytes: number
+  /// Whether the store is volatile (see `Storage.volatile`): live updates are then not
+  /// appended, and a room's state is stored when it unloads or the server stops.
+  private readonly volatile: boolean
 
   constructor(private readonly options: RoomsOptions) {
     this.writes = writeBatcher(options.storage, options.commitDelayMs ?? 0, (entries) => {
@@ -91,8 +96,15 @@ export class Rooms {
       },
       failed: (room, error) => options.log?.(`compacting room ${JSON.stringify(room)} failed`, error),
     })
+    const { storage } = options
+    this.volatile = storage.volatile === true && storage.replace !== undefined
     this.hooks = {
-      persist: (room, update, done) => this.writes.append(room, update, done),
+      persist: this.volatile
+        ? (room, update, done) => {
+            if (update) options.stored?.(room)
+            done()
+          }
+        : (room, update, done) => this.writes.append(room, update, done),
       publish: options.publish,
       empty: (room) => this.scheduleUnload(room),
       failed: (room, error) => this.fail(room, error),
@@ -125,11 +137,12 @@ export class Rooms {
       if (entry.room) return Promise.resolve(entry.room)
       if (entry.loading) return entry.loading
     }
-    const fresh: Entry = { room: null, loading: null, unloadTimer: null, logCount: 0, logBytes: 0, stored: 0, slack: jitter() }
+    const fresh: Entry = { room: null, loading: null, unloadTimer: null, logCount: 0, logBytes: 0, stored: 0, slack: jitter(), kept: 0 }
     fresh.loading = this.load(name, fresh).then(
       (room) => {
         fresh.room = room
         fresh.loading = null
+        fresh.kept = room.version // what it loaded (a seed is appended as it loads)
         this.grew(name, 0, 0)
         return room
       },
@@ -225,6 +238,7 @@ export class Rooms {
     room.flushNow()
     await this.writes.drain().catch(() => undefined)
     if (room.peers.size > 0 || this.entries.get(room.name) !== entry) return
+    this.keep(room, entry)
     this.entries.delete(room.name)
     this.options.cluster?.left(room.name, room)
     room.destroy()
@@ -249,6 +263,18 @@ export class Rooms {
   async flushAll(): Promise<void> {
     for (const room of this.loaded()) room.flushNow()
     await this.writes.drain()
+    for (const entry of this.entries.values()) if (entry.room) this.keep(entry.room, entry)
+  }
+
+  /// Give a volatile store the room's whole state, if it changed since the store last had it.
+  private keep(room: Room, entry: Entry): void {
+    if (!this.volatile || room.version === entry.kept) return
+    try {
+      this.options.storage.replace!(room.name, room.snapshot)
+      entry.kept = room.version
+    } catch (error) {
+      this.options.log?.(`keeping room ${JSON.stringify(room.name)} failed`, error) // a closed store
+    }
   }
 
   /// Stop compacting; resolves once a running compaction is over (it commits or not at all).

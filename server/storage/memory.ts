@@ -99,8 +99,10 @@ function withoutFirst(log: PackedLog, count: number): PackedLog {
   return rest
 }
 
-/// Create an in-memory store.
-export function memoryStorage(): Storage {
+/// Create an in-memory store. A `volatile` one (what `--storage memory` opens) asks the server
+/// for a room's state when the room unloads instead of each update (see `Storage.volatile`);
+/// one that is not logs every update as a durable store does (tests inspect that).
+export function memoryStorage({ volatile = false }: { volatile?: boolean } = {}): Storage {
   const rooms = new Map<string, MemoryRoom>()
   let closed = false
   const check = () => {
@@ -115,7 +117,16 @@ export function memoryStorage(): Storage {
     }
   }
   return {
+    volatile,
     appendNow,
+    replace(room, snapshot) {
+      check()
+      const r = rooms.get(room)
+      if (!r) return void rooms.set(room, { snapshot, version: 0, log: emptyLog() })
+      r.snapshot = snapshot
+      r.log = emptyLog()
+      r.version++ // a compaction running now must not commit over this
+    },
     async load(room) {
       check()
       const r = rooms.get(room)

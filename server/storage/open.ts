@@ -5,7 +5,7 @@ import type { Storage } from './types.js'
 
 /// Open `memory`, `sqlite:PATH` (folders created as needed) or `postgres://…`.
 export async function openStorage(url: string): Promise<Storage> {
-  if (url === 'memory') return memoryStorage()
+  if (url === 'memory') return memoryStorage({ volatile: true })
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length)
     if (!path) throw new Error('storage sqlite: needs a file path, e.g. sqlite:./data/concord.db')

@@ -43,6 +43,13 @@ export interface Storage {
   /// failure. The write batcher then stores each update at once, with no batch, timer or
   /// promise (per keystroke, those cost more than the append itself).
   appendNow?(entries: readonly AppendEntry[]): void
+  /// Set by a store that keeps nothing across a restart (memory). A loaded room's document is
+  /// then as safe as anything the store holds, so live updates are not appended one by one:
+  /// the room's whole state is stored with `replace` when it unloads or the server stops.
+  readonly volatile?: boolean
+  /// Store `snapshot` as all of a room's state, dropping its snapshot and log (volatile
+  /// stores).
+  replace?(room: string, snapshot: Uint8Array): void
 }
 
 /// The result of a compaction that changed nothing.
