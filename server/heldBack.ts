@@ -1,7 +1,8 @@
 // Plain live edits that a room relays and stores at once but integrates into its Y.Doc later,
 // several as one update (see `coalesce`): Yjs' cost per transaction is then paid once per
-// batch, and text typed in a row is integrated as one item, not one per keystroke. `checkUpdate` decides which updates may wait; this module keeps them, and
-// the clocks they bring each client to, until the batch is integrated.
+// batch, and text typed in a row is integrated as one item, not one per keystroke.
+// `checkUpdate` decides which updates may wait; this module keeps them, and the clocks they
+// bring each client to, until the batch is integrated.
 import * as Y from 'yjs'
 import { coalesce } from './coalesce.js'
 import { checkUpdate } from './updateCheck.js'
