@@ -14,9 +14,18 @@ import { checkUpdate } from './updateCheck.js'
 const MAX_HELD = 256
 const MAX_HELD_BYTES = 256 * 1024
 
+const NO_BYTES = new Uint8Array(0)
+const FIRST_ARENA_BYTES = 1024
+
 /// Updates held back from one document, with their origins (any type the room uses).
 export class HeldBack<O> {
-  private updates: Uint8Array[] = []
+  /// The held updates' bytes one after another, update `i` ending at `bounds[i]`: one buffer
+  /// per batch, where a copy per update was one more object per keystroke that lived until
+  /// its batch was integrated (what survives is what V8's young-generation collections copy:
+  /// with a copy per update they were the longest pauses under typing load). Filled bytes are
+  /// never written again: the views handed out stay valid.
+  private arena = NO_BYTES
+  private bounds: number[] = []
   private origins: O[] = []
   private bytes = 0
   /// Where clients' histories end once the held updates are integrated.
@@ -30,12 +39,12 @@ export class HeldBack<O> {
 
   /// Updates held now.
   get size(): number {
-    return this.updates.length
+    return this.bounds.length
   }
 
   /// Whether the batch is due for integration.
   get full(): boolean {
-    return this.updates.length >= MAX_HELD || this.bytes >= MAX_HELD_BYTES
+    return this.bounds.length >= MAX_HELD || this.bytes >= MAX_HELD_BYTES
   }
 
   /// Read a whole update against the document plus what is held: true if it may be held
@@ -45,23 +54,32 @@ export class HeldBack<O> {
     return checkUpdate(update, this.clock, this.checked)
   }
 
-  /// Hold the update last passed to `check` (which returned true). Returns the copy held:
-  /// the update is a view into the socket's read buffer, which it would pin.
+  /// Hold the update last passed to `check` (which returned true). Returns a view of the copy
+  /// held: the update is a view into the socket's read buffer, which it would pin.
   hold(update: Uint8Array, origin: O): Uint8Array {
     const ends = this.checked
     for (let i = 0; i < ends.length; i += 2) this.ends.set(ends[i], ends[i + 1])
-    const copy = new Uint8Array(update)
-    this.updates.push(copy)
+    const start = this.bytes
+    const end = start + update.length
+    if (end > this.arena.length) {
+      // A new buffer with the held bytes (views of the old one keep it while they live).
+      const grown = new Uint8Array(Math.max(end, 2 * this.arena.length, FIRST_ARENA_BYTES))
+      grown.set(this.arena.subarray(0, start))
+      this.arena = grown
+    }
+    this.arena.set(update, start)
+    this.bytes = end
+    this.bounds.push(end)
     this.origins.push(origin)
-    this.bytes += copy.length
-    return copy
+    return this.arena.subarray(start, end)
   }
 
   /// Integrate the held updates, in arrival order, in one transaction: joined into one update
   /// when they line up (see `coalesce`), else one by one. They were checked to integrate
   /// without error; `refused` hears of any that Yjs still refuses.
   integrate(refused: (origin: O, error: Error) => void): void {
-    const { updates, origins } = this
+    const { arena, bounds, origins } = this
+    const updates = bounds.map((end, i) => arena.subarray(i === 0 ? 0 : bounds[i - 1], end))
     this.clear()
     if (updates.length > 1) {
       try {
@@ -85,7 +103,8 @@ export class HeldBack<O> {
 
   /// Forget the held updates (the document is being destroyed).
   clear(): void {
-    this.updates = []
+    this.arena = NO_BYTES
+    this.bounds = []
     this.origins = []
     this.bytes = 0
     this.ends.clear()
