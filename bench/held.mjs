@@ -5,6 +5,7 @@
 // tsconfig.json`). Usage: node bench/held.mjs [--rooms 50] [--keystrokes 4000]
 import * as Y from '../node_modules/yjs/dist/yjs.mjs' // the server's copy, not bench/'s: one Yjs
 import { coalesce } from '../dist/server/coalesce.js'
+import { typedUpdates } from './lib/typing.mjs'
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -13,19 +14,8 @@ const arg = (name, fallback) => {
 const ROOMS = arg('rooms', 50)
 const PER_TYPIST = arg('keystrokes', 4000)
 
-function typed(client, count) {
-  const doc = new Y.Doc()
-  doc.clientID = client
-  const text = doc.getText('t')
-  const updates = []
-  doc.on('update', (u) => updates.push(u))
-  for (let i = 0; i < count; i++) text.insert(text.length, String.fromCharCode(97 + (i % 26)))
-  doc.destroy()
-  return updates
-}
-
-const a = typed(1, PER_TYPIST)
-const b = typed(2, PER_TYPIST)
+const a = typedUpdates(Y, 1, PER_TYPIST)
+const b = typedUpdates(Y, 2, PER_TYPIST)
 const keystrokes = a.flatMap((u, i) => [u, b[i]])
 
 /// µs per keystroke to integrate every keystroke into every room, `batch` at a time.

@@ -8,6 +8,7 @@
 import * as Y from 'yjs'
 import { LeanSocket, frameBinary } from './lib/wsclient.mjs'
 import { Cursor, awarenessMsg, awarenessUpdate, dialect, readMessages, syncStep1, syncUpdate } from './lib/wire.mjs'
+import { typedUpdates } from './lib/typing.mjs'
 import { Histogram, cpuSeconds, cpuTimes, memoryKB } from './lib/measure.mjs'
 
 const cfg = JSON.parse(process.argv[2])
@@ -181,18 +182,6 @@ async function settle(target, done, stallMs = 2000, maxMs = 20000) {
   }
 }
 
-/// Keystroke updates of one writer, typed at the end of its own text, generated up front.
-function typedUpdates(writerId, count) {
-  const doc = new Y.Doc()
-  doc.clientID = writerId
-  const text = doc.getText('t')
-  const updates = []
-  doc.on('update', (u) => updates.push(u))
-  for (let i = 0; i < count; i++) text.insert(text.length, i % 40 === 39 ? '\n' : String.fromCharCode(97 + (i % 26)))
-  doc.destroy()
-  return updates
-}
-
 class Writer {
   constructor(client, updates, window) {
     const T = client.target
@@ -346,7 +335,7 @@ async function editLoad(T, { rooms, clients, writers, rate, duration, window, ma
     }
   }
   const all = await connectAll(T, specs)
-  const ws = all.filter((c) => c.writerId > 0).map((c) => new Writer(c, typedUpdates(c.writerId, perWriter), window))
+  const ws = all.filter((c) => c.writerId > 0).map((c) => new Writer(c, typedUpdates(Y, c.writerId, perWriter), window))
   await sleep(500)
   const before = T.delivered
   const sent = () => ws.reduce((n, w) => n + w.sent, 0)

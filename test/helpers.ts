@@ -4,6 +4,7 @@ import WebSocket from 'ws'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { createServer, type ConcordServer, type ServerOptions } from '../server/server.js'
+import type { Storage } from '../server/storage/types.js'
 import {
   decodeFrame, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type Message,
 } from '../server/protocol.js'
@@ -124,6 +125,11 @@ export class TestClient {
     this.doc.destroy()
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate()
   }
+}
+
+/// The text ('t') of what a store holds for a room.
+export async function storedText(store: Storage, room: string): Promise<string> {
+  return textOf(await store.load(room))
 }
 
 /// The text ('t') of a document built from stored updates.

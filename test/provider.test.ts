@@ -10,7 +10,7 @@ import {
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import type { AppendEntry, Storage } from '../server/storage/types.js'
-import { sleep, startServer, TestClient, waitFor } from './helpers.js'
+import { sleep, startServer, storedText, TestClient, waitFor } from './helpers.js'
 
 const servers: ConcordServer[] = []
 const providers: ConcordProvider[] = []
@@ -72,13 +72,6 @@ function gatedStore(): { store: Storage; hold(): void; release(): void } {
   }
 }
 
-async function storedText(store: Storage, room: string): Promise<string> {
-  const doc = new Y.Doc()
-  for (const update of await store.load(room)) Y.applyUpdate(doc, update)
-  const out = doc.getText('t').toString()
-  doc.destroy()
-  return out
-}
 
 describe('pure rules', () => {
   test('retry delays double up to the cap, with jitter in the upper half', () => {

@@ -6,9 +6,8 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
-import type { Storage } from '../server/storage/types.js'
 import { sign, SECRET } from './authHelpers.js'
-import { startServer, TestClient, waitFor } from './helpers.js'
+import { startServer, storedText, TestClient, waitFor } from './helpers.js'
 
 let server: ConcordServer | undefined
 const clients: TestClient[] = []
@@ -18,13 +17,6 @@ afterEach(async () => {
   server = undefined
 })
 
-async function storedText(store: Storage, room: string): Promise<string> {
-  const doc = new Y.Doc()
-  for (const u of await store.load(room)) Y.applyUpdate(doc, u)
-  const text = doc.getText('t').toString()
-  doc.destroy()
-  return text
-}
 
 test("a read-only client's edits reach neither the document, storage nor other clients; it is told once; its view updates", async () => {
   const store = memoryStorage()

@@ -4,9 +4,8 @@
 // in, left and reopened has its text; write acknowledgements still arrive; an embedder that
 // keeps its store across servers keeps the documents.
 import { afterEach, expect, test } from 'vitest'
-import * as Y from 'yjs'
 import { AckClient } from './ackClient.js'
-import { TestClient, startServer, waitFor } from './helpers.js'
+import { TestClient, startServer, storedText, waitFor } from './helpers.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import type { ConcordServer } from '../server/server.js'
 import type { Storage } from '../server/storage/types.js'
@@ -24,14 +23,6 @@ async function start(store: Storage, unloadAfterMs = 30_000): Promise<ConcordSer
   return server
 }
 
-async function textIn(store: Storage, room: string): Promise<string> {
-  const doc = new Y.Doc()
-  for (const u of await store.load(room)) Y.applyUpdate(doc, u)
-  const text = doc.getText('t').toString()
-  doc.destroy()
-  return text
-}
-
 test('a room typed in, left and reopened has its text; the store holds one snapshot of it', async () => {
   const store = memoryStorage({ volatile: true })
   const server = await start(store, 50)
@@ -45,7 +36,7 @@ test('a room typed in, left and reopened has its text; the store holds one snaps
   await waitFor(() => server.rooms.size === 0, 'the room to unload')
   const stored = await store.load('notes')
   expect(stored).toHaveLength(1)
-  expect(await textIn(store, 'notes')).toBe('kept in memory')
+  expect(await storedText(store, 'notes')).toBe('kept in memory')
   const b = await new TestClient(server.url, 'notes').connect()
   clients.push(b)
   await waitFor(() => b.doc.getText('t').toString() === 'kept in memory', 'the reopened room to sync')
@@ -68,7 +59,7 @@ test('a room reopened unchanged is not stored again; one changed again replaces 
   expect(stored).toEqual(['r'])
   await visit('two ')
   expect(stored).toEqual(['r', 'r'])
-  expect(await textIn(store, 'r')).toBe('two one ')
+  expect(await storedText(store, 'r')).toBe('two one ')
   expect(await store.load('r')).toHaveLength(1)
 })
 
@@ -90,7 +81,7 @@ test('a server closing gives an embedder\'s store every room; the next server ov
   a.destroy()
   await first.close()
   servers.splice(servers.indexOf(first), 1)
-  expect(await textIn(store, 'embedded')).toBe('survives a server')
+  expect(await storedText(store, 'embedded')).toBe('survives a server')
   const second = await start(store)
   const b = await new TestClient(second.url, 'embedded').connect()
   clients.push(b)
