@@ -27,7 +27,6 @@ export class HeldBack<O> {
   private arena = NO_BYTES
   private bounds: number[] = []
   private origins: O[] = []
-  private bytes = 0
   /// Where clients' histories end once the held updates are integrated.
   private readonly ends = new Map<number, number>()
   /// `checkUpdate`'s client ends for the update last checked.
@@ -45,6 +44,11 @@ export class HeldBack<O> {
   /// Whether the batch is due for integration.
   get full(): boolean {
     return this.bounds.length >= MAX_HELD || this.bytes >= MAX_HELD_BYTES
+  }
+
+  /// Bytes held now (where the last held update ends).
+  private get bytes(): number {
+    return this.bounds.length === 0 ? 0 : this.bounds[this.bounds.length - 1]
   }
 
   /// Read a whole update against the document plus what is held: true if it may be held
@@ -68,7 +72,6 @@ export class HeldBack<O> {
       this.arena = grown
     }
     this.arena.set(update, start)
-    this.bytes = end
     this.bounds.push(end)
     this.origins.push(origin)
     return this.arena.subarray(start, end)
@@ -106,7 +109,6 @@ export class HeldBack<O> {
     this.arena = NO_BYTES
     this.bounds = []
     this.origins = []
-    this.bytes = 0
     this.ends.clear()
   }
 }
