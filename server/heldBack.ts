@@ -11,8 +11,10 @@ import { checkUpdate } from './updateCheck.js'
 /// joined batches of 64 cost 0.20 µs a keystroke, of 16 0.45, one by one 1.0 (`node
 /// bench/held.mjs`); in the server, where integration is rare enough to run cold, perf under
 /// the typing load put it at 2.3% of the samples with batches of 64 and 1.6% with 256.
-const MAX_HELD = 256
+export const MAX_HELD = 256
 const MAX_HELD_BYTES = 256 * 1024
+/// A due batch waits in the settle queue until it holds this many times the above.
+export const OVERFULL = 4
 
 const NO_BYTES = new Uint8Array(0)
 const FIRST_ARENA_BYTES = 1024
@@ -44,6 +46,11 @@ export class HeldBack<O> {
   /// Whether the batch is due for integration.
   get full(): boolean {
     return this.bounds.length >= MAX_HELD || this.bytes >= MAX_HELD_BYTES
+  }
+
+  /// Whether the batch is so far past due that it may not wait any longer (memory bound).
+  get overfull(): boolean {
+    return this.bounds.length >= OVERFULL * MAX_HELD || this.bytes >= OVERFULL * MAX_HELD_BYTES
   }
 
   /// Bytes held now (where the last held update ends).

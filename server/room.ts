@@ -9,6 +9,7 @@ import {
   encodeSyncStep2, type Message,
 } from './protocol.js'
 import { HeldBack } from './heldBack.js'
+import { settleSoon, type Settling } from './settleQueue.js'
 import { Integrator } from './integrate.js'
 import { StateCache } from './stateCache.js'
 import { TurnOutbox, broadcast } from './turnOutbox.js'
@@ -58,7 +59,7 @@ interface PeerState {
 const NO_CHANGE = Uint8Array.of(0, 0)
 
 /// A room's live state.
-export class Room {
+export class Room implements Settling {
   private readonly ydoc = new Y.Doc({ gc: true })
   readonly presence = new Presence()
   readonly peers = new Map<Peer, PeerState>()
@@ -176,7 +177,9 @@ export class Room {
     if (plain && mayWait && pendingStructs === null && pendingDs === null) {
       this.revision++
       this.outbox.update(origin, this.held.hold(update, origin))
-      if (this.held.full) this.settle()
+      // A full batch waits its turn in the queue; one that outgrew the queue is integrated now.
+      if (this.held.overfull) this.settle()
+      else if (this.held.full) settleSoon(this)
       return
     }
     this.settle()
@@ -203,6 +206,11 @@ export class Room {
       if (typeof origin === 'object') origin.close(CloseCode.Malformed, `malformed message: invalid Yjs update: ${error.message}`)
     })
     this.hooks.applied?.((performance.now() - start) / 1000)
+  }
+
+  /// Integrate the held batch if it is (still) due: called from the settle queue.
+  settleDue(): void {
+    if (this.held.full) this.settle()
   }
 
   /// Apply an awareness update from another instance and relay it to local peers.
