@@ -20,10 +20,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 // ---- servers under load -------------------------------------------------------------
 /// One server and what its clients counted: deliveries, latencies, echoes; send times by
 /// writer or awareness client id (time of clock k at index k); writers by Yjs client id.
-function target({ name, dialect: d, port, pid }) {
+function target({ name, dialect: d, port, pid, warmOnly = false }) {
   return {
-    name, D: dialect(d), port, pid,
+    name, D: dialect(d), port, pid, warmOnly,
     hist: new Histogram(),
+    sliceHist: new Histogram(),
     delivered: 0,
     echoFrames: 0,
     echoUpdates: 0,
@@ -32,6 +33,12 @@ function target({ name, dialect: d, port, pid }) {
     sentAt: new Map(),
     writersById: new Map(),
   }
+}
+
+/// Count a delivery's latency, in the whole run's histogram and the current slice's.
+function latency(T, ms) {
+  T.hist.add(ms)
+  T.sliceHist.add(ms)
 }
 
 // Updates repeat byte for byte across the receivers of a room: parse each once.
@@ -68,7 +75,7 @@ function onUpdate(client, payload, now) {
     if (!times) continue
     for (let k = from; k < to; k++) {
       const t = times[k]
-      if (t > 0) { T.hist.add(now - t); T.delivered++ }
+      if (t > 0) { latency(T, now - t); T.delivered++ }
     }
     if (client.probe) {
       const w = T.writersById.get(c)
@@ -96,7 +103,7 @@ function onAwareness(client, payload, now) {
     }
     const t = T.sentAt.get(id)?.[clock]
     if (t > 0) {
-      T.hist.add(now - t)
+      latency(T, now - t)
       T.delivered++
       T.lastDelivery = now
     }
@@ -249,6 +256,9 @@ async function slicedRounds(loads, warmup, duration, slices, activate) {
     load.stop()
     await settle(load.target, load.done)
   }
+  // The generator's own warm-up (a relay run first, never measured) is done: the rest is the
+  // servers'.
+  loads = loads.filter((load) => !load.target.warmOnly)
   const sliceMs = (duration * 1000) / slices
   // After the warm-ups the first server has sat idle the longest (the others' warm-ups), the
   // last not at all; its first slice then paid for that (A/A runs of two identical builds:
@@ -272,6 +282,7 @@ async function slicedRounds(loads, warmup, duration, slices, activate) {
       const load = loads[(round + k) % loads.length]
       const T = load.target
       activate(load)
+      T.sliceHist.clear()
       const p0 = { cpu: cpuTimes(T.pid), gen: process.cpuUsage(), t: performance.now(), delivered: T.delivered }
       load.start()
       await sleep(sliceMs)
@@ -286,12 +297,14 @@ async function slicedRounds(loads, warmup, duration, slices, activate) {
         cpu: cpu.user + cpu.system - p0.cpu.user - p0.cpu.system,
         system: cpu.system - p0.cpu.system,
         genCpu: (gen.user + gen.system) / 1e6,
+        p99: T.sliceHist.percentile(0.99),
       })
     }
   }
 }
 
-/// The figures of a load's slices together; `perSlice` keeps each slice's µs per update.
+/// The figures of a load's slices together; `perSlice` keeps each slice's µs per update,
+/// `p99PerSlice` each slice's p99 latency (ms).
 function sliceFigures(slices) {
   const sum = (f) => slices.reduce((n, s) => n + f(s), 0)
   const delivered = sum((s) => s.delivered)
@@ -307,6 +320,7 @@ function sliceFigures(slices) {
     genCpuPct: Math.round((sum((s) => s.genCpu) / sum((s) => s.wall)) * 1000) / 10,
     slices: slices.length,
     perSlice: slices.map((s) => (s.delivered ? r2((s.cpu * 1e6) / s.delivered) : null)),
+    p99PerSlice: slices.map((s) => s.p99),
   }
 }
 
@@ -408,7 +422,7 @@ function timed(prepare) {
     const loads = []
     for (const T of targets) loads.push(await prepare(T, params))
     await sliced(loads, params)
-    return loads.map((load) => ({ ...sliceFigures(load.slices), ...load.finish() }))
+    return loads.map((load) => (load.target.warmOnly ? load.finish() : { ...sliceFigures(load.slices), ...load.finish() }))
   }
 }
 
@@ -521,6 +535,7 @@ try {
   const results = await scenarios[cfg.scenario](targets, cfg.params)
   const out = {}
   targets.forEach((T, i) => {
+    if (T.warmOnly) return
     const result = results[i]
     result.echoes ??= T.echoFrames
     result.echoUpdates = T.echoUpdates

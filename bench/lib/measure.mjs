@@ -37,6 +37,11 @@ export class Histogram {
     this.count++
     if (ms > this.max) this.max = ms
   }
+  clear() {
+    this.buckets.fill(0)
+    this.count = 0
+    this.max = 0
+  }
   percentile(p) {
     if (this.count === 0) return null
     const target = Math.ceil(this.count * p)

@@ -22,12 +22,20 @@ function table(header, rows) {
 /// How long a timed scenario was measured, in how many slices, after what warm-up.
 const timing = (p) => `${p.duration} s per server in ${p.slices} slices, servers in turn${p.warmup ? `, after ${p.warmup} s unmeasured warm-up each` : ''}`
 
-/// Concord's µs per update over the relay's, slice by slice: slice k of each server ran
-/// next to the other's, so their ratio is free of the drift between slices.
-function pairedRatios(c, raw) {
-  if (!c?.perSlice || !raw?.perSlice) return null
-  const r = c.perSlice.map((v, i) => ratio(v, raw.perSlice[i])).filter((v) => v !== null).sort((a, b) => a - b)
+/// Concord's figure over the others' best (lowest), slice by slice: slice k of each server
+/// ran next to the others', so their ratio is free of the drift between slices. `key` names
+/// the per-slice figures: `perSlice` (µs per update) or `p99PerSlice`.
+function pairedRatios(c, others, key = 'perSlice') {
+  const theirs = others.filter((o) => o?.[key])
+  if (!c?.[key] || theirs.length === 0) return null
+  const lowest = (i) => Math.min(...theirs.map((o) => o[key][i] ?? Infinity))
+  const r = c[key].map((v, i) => ratio(v, lowest(i))).filter((v) => v !== null).sort((a, b) => a - b)
   return r.length ? { median: r[Math.floor(r.length / 2)], min: r[0], max: r[r.length - 1] } : null
+}
+
+/// One line of slice-by-slice ratios, or none.
+function pairedLine(what, paired) {
+  return paired ? ['', `${what}, slice by slice: median ${x(paired.median)}, from ${x(paired.min)} to ${x(paired.max)}.`] : []
 }
 
 const TITLES = {
@@ -94,10 +102,18 @@ export function renderReport({ results, params, servers, machine, command, date 
         } else targets.push(['awareness µs/update ≤ 1.1× raw relay', ratio(c.usPerUpdate, rawR?.usPerUpdate), 1.1])
       }
     }
-    const paired = scenario !== 'join' && scenario !== 'idle' ? pairedRatios(byServer.concord, rawR) : null
-    if (paired) out.push('', `Concord's µs/update over the relay's, slice by slice: median ${x(paired.median)}, from ${x(paired.min)} to ${x(paired.max)}.`)
-    const versus = scenario !== 'join' && scenario !== 'idle' ? pairedRatios(byServer.concord, byServer['concord-baseline']) : null
-    if (versus) out.push('', `Concord's µs/update over the baseline's, slice by slice: median ${x(versus.median)}, from ${x(versus.min)} to ${x(versus.max)}.`)
+    if (scenario !== 'join' && scenario !== 'idle') {
+      const c = byServer.concord
+      const base = byServer['concord-baseline']
+      const peers = names.filter((n) => servers[n].peer && !byServer[n].error).map((n) => byServer[n])
+      out.push(...pairedLine("Concord's µs/update over the relay's", pairedRatios(c, [rawR])))
+      out.push(...pairedLine("Concord's µs/update over the baseline's", pairedRatios(c, [base])))
+      if (scenario === 'typing') {
+        out.push(...pairedLine("Concord's p99 over the best peer's", pairedRatios(c, peers, 'p99PerSlice')))
+        out.push(...pairedLine("Concord's p99 over the relay's", pairedRatios(c, [rawR], 'p99PerSlice')))
+        out.push(...pairedLine("Concord's p99 over the baseline's", pairedRatios(c, [base], 'p99PerSlice')))
+      }
+    }
     if (errors.length) out.push('', ...errors.map((e) => `- error: ${e}`))
     out.push('')
   }
