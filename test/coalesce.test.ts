@@ -4,17 +4,8 @@
 import { expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { coalesce } from '../server/coalesce.js'
+import { updatesOf } from './helpers.js'
 import { mulberry32, seededInt } from './random.js'
-
-/// The updates a document emits while `edit` runs.
-function updatesOf(doc: Y.Doc, edit: () => void): Uint8Array[] {
-  const out: Uint8Array[] = []
-  const listener = (u: Uint8Array) => out.push(u)
-  doc.on('update', listener)
-  edit()
-  doc.off('update', listener)
-  return out
-}
 
 /// What a user would see of a document: its text with formatting, its map, and its state.
 function visible(doc: Y.Doc): unknown {

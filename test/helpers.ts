@@ -9,6 +9,16 @@ import {
   decodeFrame, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type Message,
 } from '../server/protocol.js'
 
+/// The updates `doc` emits while `edit` runs.
+export function updatesOf(doc: Y.Doc, edit: (doc: Y.Doc) => void): Uint8Array[] {
+  const out: Uint8Array[] = []
+  const listener = (u: Uint8Array): void => { out.push(u) }
+  doc.on('update', listener)
+  edit(doc)
+  doc.off('update', listener)
+  return out
+}
+
 /// Start a server on a free port of 127.0.0.1, silent unless told otherwise.
 export async function startServer(options: ServerOptions = {}): Promise<ConcordServer> {
   const server = await createServer({ host: '127.0.0.1', port: 0, storage: 'memory', logLevel: 'silent', editor: false, ...options })

@@ -5,6 +5,7 @@ import { afterEach, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { MAX_HELD, OVERFULL } from '../server/heldBack.js'
 import { Room, type Peer } from '../server/room.js'
+import { updatesOf } from './helpers.js'
 
 const rooms: Room[] = []
 afterEach(() => {
@@ -23,10 +24,10 @@ function openRoom(name: string): { room: Room; peer: Peer } {
 function keystrokes(client: number, count: number): Uint8Array[] {
   const doc = new Y.Doc()
   doc.clientID = client
-  const out: Uint8Array[] = []
-  doc.on('update', (u: Uint8Array) => out.push(u))
-  const text = doc.getText('codemirror')
-  for (let i = 0; i < count; i++) text.insert(i, String.fromCharCode(97 + (i % 26)))
+  const out = updatesOf(doc, (d) => {
+    const text = d.getText('codemirror')
+    for (let i = 0; i < count; i++) text.insert(i, String.fromCharCode(97 + (i % 26)))
+  })
   doc.destroy()
   return out
 }

@@ -6,6 +6,7 @@ import * as Y from 'yjs'
 import { ProtocolError } from '../server/protocol.js'
 import { Room, type Peer } from '../server/room.js'
 import { checkUpdate, type Clocks } from '../server/updateCheck.js'
+import { updatesOf } from './helpers.js'
 import { mulberry32, seededInt } from './random.js'
 
 /// Check each update against a mirror of the document it came from, then apply it there.
@@ -20,17 +21,9 @@ function checkInOrder(updates: Uint8Array[], mirror = new Y.Doc()): boolean[] {
 
 const none: Clocks = () => 0
 
-/// The updates a document emits while `edit` runs.
-function updatesOf(edit: (doc: Y.Doc) => void, doc = new Y.Doc()): Uint8Array[] {
-  const out: Uint8Array[] = []
-  doc.on('update', (u: Uint8Array) => out.push(u))
-  edit(doc)
-  return out
-}
-
 it('text, map and array edits under root types are plain', () => {
   const doc = new Y.Doc()
-  const updates = updatesOf((d) => {
+  const updates = updatesOf(doc, (d) => {
     const text = d.getText('codemirror')
     text.insert(0, 'héllo wörld 🎉')
     text.delete(2, 3)
@@ -38,7 +31,7 @@ it('text, map and array edits under root types are plain', () => {
     text.insertEmbed(1, { image: 'x.png' })
     d.getMap('meta').set('title', { nested: [1, 2.5, 'three', null, true, new Uint8Array([1])] })
     d.getArray('list').insert(0, [-7, 2 ** 40, 'x'])
-  }, doc)
+  })
   expect(updates.length).toBeGreaterThan(4)
   expect(checkInOrder(updates)).toEqual(updates.map(() => true))
   expect(checkUpdate(Y.encodeStateAsUpdate(doc), none)).toBe(true)
@@ -47,21 +40,21 @@ it('text, map and array edits under root types are plain', () => {
 })
 
 it('nested types and subdocuments are not plain: Yjs integrates them at once', () => {
-  const nested = updatesOf((d) => d.getMap('m').set('inner', new Y.Text('x')))
+  const nested = updatesOf(new Y.Doc(), (d) => d.getMap('m').set('inner', new Y.Text('x')))
   expect(checkInOrder(nested)).toContain(false)
   const doc = new Y.Doc()
   const inner = new Y.Array<number>()
   doc.getMap('m').set('list', inner)
   const mirror = new Y.Doc()
   Y.applyUpdate(mirror, Y.encodeStateAsUpdate(doc))
-  const intoNested = updatesOf(() => inner.insert(0, [1]), doc)
+  const intoNested = updatesOf(doc, () => inner.insert(0, [1]))
   expect(checkInOrder(intoNested, mirror)).toEqual([false]) // parent is an item's ID
-  const sub = updatesOf((d) => d.getMap('docs').set('a', new Y.Doc()))
+  const sub = updatesOf(new Y.Doc(), (d) => d.getMap('docs').set('a', new Y.Doc()))
   expect(checkInOrder(sub)).toEqual([false])
 })
 
 it('malformed updates are refused with a ProtocolError', () => {
-  const [valid] = updatesOf((d) => d.getText('t').insert(0, 'hello'))
+  const [valid] = updatesOf(new Y.Doc(), (d) => d.getText('t').insert(0, 'hello'))
   for (let cut = 1; cut < valid.length; cut++) {
     expect(() => checkUpdate(valid.subarray(0, cut), none), `cut at ${cut}`).toThrow(ProtocolError)
   }
