@@ -179,7 +179,7 @@ async function main() {
         // The generator warms up on a relay of its own first: in A/A runs of one build twice,
         // the server whose warm-up came first measured p95 1.7× and p99 1.3× the other's, and
         // 15 MB more peak RSS, and Concord always came first.
-        if (TIMED.has(scenario)) started.push({ name: WARM_UP, ...(await startServer(WARM_UP, flags.serverCpu, null, null, 'raw')) })
+        if (TIMED.has(scenario) && params[scenario].warmup > 0) started.push({ name: WARM_UP, ...(await startServer(WARM_UP, flags.serverCpu, null, null, 'raw')) })
         for (const name of group) started.push({ name, ...(await startServer(name, flags.serverCpu, flags.profile, flags.baseline)) })
         const targets = started.map(({ name, child, port }) => ({ name, dialect: SERVERS[name]?.dialect ?? 'raw', port, pid: child.pid, warmOnly: name === WARM_UP }))
         result = await runLoad({ scenario, targets, params: params[scenario] }, flags.genCpu)
