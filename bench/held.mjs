@@ -1,10 +1,10 @@
 // What integrating held keystrokes into 50 rooms' documents costs per keystroke, in isolation
-// (in the server, with cold caches, it is several times more): one update at a time or joined
-// (`coalesce`), as `HeldBack` does, by batch size. Two typists per room type at the end of
+// (in the server, with cold caches, it is several times more): each in a transaction of its
+// own (no batching), or a batch in one transaction, as `HeldBack` does, by batch size. Two
+// typists per room type at the end of
 // their own text, as in the typing scenario. Needs the root's dist (`npx tsc -p
 // tsconfig.json`). Usage: node bench/held.mjs [--rooms 50] [--keystrokes 4000]
 import * as Y from '../node_modules/yjs/dist/yjs.mjs' // the server's copy, not bench/'s: one Yjs
-import { coalesce } from '../dist/server/coalesce.js'
 import { typedUpdates } from './lib/typing.mjs'
 
 const arg = (name, fallback) => {
@@ -18,16 +18,16 @@ const a = typedUpdates(Y, 1, PER_TYPIST)
 const b = typedUpdates(Y, 2, PER_TYPIST)
 const keystrokes = a.flatMap((u, i) => [u, b[i]])
 
-/// µs per keystroke to integrate every keystroke into every room, `batch` at a time.
-function measure(batch, joined) {
+/// µs per keystroke to integrate every keystroke into every room, `batch` at a time (1: each
+/// in its own transaction).
+function measure(batch) {
   const docs = Array.from({ length: ROOMS }, () => new Y.Doc({ gc: true }))
   const start = process.hrtime.bigint()
   for (let i = 0; i < keystrokes.length; i += batch) {
     const held = keystrokes.slice(i, i + batch)
     for (const doc of docs) {
-      const one = joined ? coalesce(held) : null
-      if (one) Y.applyUpdate(doc, one)
-      else Y.transact(doc, () => { for (const u of held) Y.applyUpdate(doc, u) })
+      if (batch === 1) Y.applyUpdate(doc, held[0])
+      else Y.transact(doc, () => { for (const u of held) Y.applyUpdate(doc, u) }, null, false)
     }
   }
   const us = Number(process.hrtime.bigint() - start) / 1000 / (keystrokes.length * ROOMS)
@@ -36,9 +36,9 @@ function measure(batch, joined) {
 }
 
 const rows = []
-for (const batch of [16, 64]) for (const joined of [false, true]) {
-  const runs = [0, 1, 2].map(() => measure(batch, joined)) // the first also warms V8 up
-  rows.push(`| ${batch} | ${joined ? 'joined' : 'one by one'} | ${Math.min(...runs).toFixed(2)} |`)
+for (const batch of [1, 16, 64, 256]) {
+  const runs = [0, 1, 2].map(() => measure(batch)) // the first also warms V8 up
+  rows.push(`| ${batch} | ${Math.min(...runs).toFixed(2)} |`)
 }
-console.log(`${ROOMS} rooms, 2 typists each, ${PER_TYPIST} keystrokes per typist\n\n| batch | integrated | µs per keystroke (best of 3) |\n|---|---|---|\n${rows.join('\n')}`)
+console.log(`${ROOMS} rooms, 2 typists each, ${PER_TYPIST} keystrokes per typist\n\n| batch | µs per keystroke (best of 3) |\n|---|---|\n${rows.join('\n')}`)
 

@@ -1,22 +1,20 @@
 // Plain live edits that a room relays and stores at once but integrates into its Y.Doc later,
-// several as one update (see `coalesce`): Yjs' cost per transaction is then paid once per
-// batch, and text typed in a row is integrated as one item, not one per keystroke.
+// a batch in one transaction: Yjs' cost per transaction is then paid once per batch.
 // `checkUpdate` decides which updates may wait; this module keeps them, and the clocks they
 // bring each client to, until the batch is integrated.
 import * as Y from 'yjs'
-import { coalesce } from './coalesce.js'
 import { checkUpdate } from './updateCheck.js'
 
-/// A batch is integrated once it holds this many updates, or this many bytes. In a loop,
-/// joined batches of 64 cost 0.20 µs a keystroke, of 16 0.45, one by one 1.0 (`node
-/// bench/held.mjs`); in the server, where integration is rare enough to run cold, perf under
-/// the typing load put it at 2.3% of the samples with batches of 64 and 1.6% with 256.
+/// A batch is integrated once it holds this many updates, or this many bytes (figures per
+/// batch size: `npm run bench:held`).
 export const MAX_HELD = 256
 const MAX_HELD_BYTES = 256 * 1024
 /// A due batch waits in the settle queue until it holds this many times the above.
 export const OVERFULL = 4
 
 const NO_BYTES = new Uint8Array(0)
+/// The origin of a held batch's transaction.
+const HELD = Symbol('held')
 const FIRST_ARENA_BYTES = 1024
 
 /// Updates held back from one document, with their origins (any type the room uses).
@@ -84,31 +82,21 @@ export class HeldBack<O> {
     return this.arena.subarray(start, end)
   }
 
-  /// Integrate the held updates, in arrival order, in one transaction: joined into one update
-  /// when they line up (see `coalesce`), else one by one. They were checked to integrate
-  /// without error; `refused` hears of any that Yjs still refuses.
+  /// Integrate the held updates, in arrival order, each with `Y.applyUpdate` as received, in one
+  /// remote transaction (Yjs' cost per transaction is paid once per batch). They were checked
+  /// to integrate without error; `refused` hears of any that Yjs still refuses.
   integrate(refused: (origin: O, error: Error) => void): void {
     const { arena, bounds, origins } = this
-    const updates = bounds.map((end, i) => arena.subarray(i === 0 ? 0 : bounds[i - 1], end))
     this.clear()
-    if (updates.length > 1) {
-      try {
-        const joined = coalesce(updates)
-        if (joined) return Y.applyUpdate(this.doc, joined)
-      } catch {
-        // Not expected of checked updates; one by one below tells whose it was (Yjs skips
-        // what a failed joined update already integrated).
-      }
-    }
     Y.transact(this.doc, () => {
-      for (let i = 0; i < updates.length; i++) {
+      for (let i = 0; i < bounds.length; i++) {
         try {
-          Y.applyUpdate(this.doc, updates[i], origins[i])
+          Y.applyUpdate(this.doc, arena.subarray(i === 0 ? 0 : bounds[i - 1], bounds[i]))
         } catch (error) {
           refused(origins[i], error as Error)
         }
       }
-    })
+    }, HELD, false)
   }
 
   /// Forget the held updates (the document is being destroyed).

@@ -1,40 +1,60 @@
 // Integrating one update into a room's document at once, and telling what it did: whether it
-// changed anything (a reconnect's step 2 often does not), and, when Yjs refused it part-way,
+// changes anything (a reconnect's step 2 often does not), and, when Yjs refused it part-way,
 // what it had already integrated.
 import * as Y from 'yjs'
 
 /// What integrating one update did.
 export type Integration =
-  /// `changed`: the document changed, or holds more pending (missing dependencies).
+  /// `changed`: the update brought structs or deletions the document lacked (integrated, or
+  /// held pending for missing dependencies).
   | { refused: false; changed: boolean }
   /// Yjs refused the update. `partial` is what it integrated before failing (to be relayed
   /// and stored like any change), or null if nothing.
   | { refused: true; error: Error; partial: Uint8Array | null }
 
-/// Whether a transaction deleted something or added structs (Yjs' test before an 'update').
-function changedDocument(tr: Y.Transaction): boolean {
-  if (tr.deleteSet.clients.size > 0) return true
-  for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) return true
+/// Whether the items `clock .. clock + length` of `client` are all in the document and deleted.
+function allDeleted(store: Y.Doc['store'], client: number, clock: number, length: number): boolean {
+  const structs = store.clients.get(client)
+  const end = clock + length
+  if (!structs || end > Y.getState(store, client)) return false
+  for (let i = Y.findIndexSS(structs, clock); i < structs.length && structs[i].id.clock < end; i++) {
+    if (!structs[i].deleted) return false
+  }
+  return true
+}
+
+/// Whether applying `update` would change `doc`: decided from what the document holds (its
+/// state vector and its deleted items), never from the events integration fires. An update
+/// changes nothing when each of its structs lies within its client's state and each range it
+/// deletes is already deleted. Yjs reads the update here as it reads it to merge; that reading
+/// sees every struct `Y.applyUpdate` would see, so "nothing new" is never wrong.
+export function changesDocument(doc: Y.Doc, update: Uint8Array): boolean {
+  const { structs, ds } = Y.decodeUpdate(update)
+  const store = doc.store
+  for (const s of structs) {
+    if (s instanceof Y.Skip) continue
+    if (s.id.clock + s.length > Y.getState(store, s.id.client)) return true
+  }
+  for (const [client, ranges] of ds.clients) {
+    for (const { clock, len } of ranges) if (len > 0 && !allDeleted(store, client, clock, len)) return true
+  }
   return false
 }
 
 /// Integrates updates into one document, watching its transactions.
 export class Integrator {
-  /// Whether the last transaction changed the document.
-  private changed = false
-  /// The last transaction's state before it began: what a failed update had already changed.
+  /// The state before the first transaction of the update being applied.
   private changedSince: Map<number, number> | null = null
 
   constructor(private readonly doc: Y.Doc) {
     doc.on('afterTransaction', (tr: Y.Transaction) => {
-      this.changed = changedDocument(tr)
-      this.changedSince = tr.beforeState
+      this.changedSince ??= tr.beforeState
     })
   }
 
-  /// Apply `update` now, in a transaction of its own, with `origin`.
+  /// Apply `update` now, with `origin`, unless it changes nothing (see `changesDocument`).
   apply(update: Uint8Array, origin: unknown): Integration {
-    this.changed = false
+    if (!changesDocument(this.doc, update)) return { refused: false, changed: false }
     this.changedSince = null
     const store = this.doc.store
     // Yjs changes what it holds pending in place; kept to undo a refused update's share of it.
@@ -48,9 +68,9 @@ export class Integrator {
       // again (a varint past 2^53): drop it, so that joiners can still be sent the state.
       store.pendingStructs = heldStructs
       store.pendingDs = heldDs
-      return { refused: true, error: error as Error, partial: this.changed ? this.partial() : null }
+      return { refused: true, error: error as Error, partial: this.partial() }
     }
-    return { refused: false, changed: this.changed || store.pendingStructs !== null || store.pendingDs !== null }
+    return { refused: false, changed: true }
   }
 
   /// Yjs integrates an update's structs before it reads the delete set, and keeps what it
@@ -60,6 +80,9 @@ export class Integrator {
   private partial(): Uint8Array | null {
     const before = this.changedSince
     if (before === null) return null
+    let changed = false
+    for (const client of this.doc.store.clients.keys()) if ((before.get(client) ?? 0) !== Y.getState(this.doc.store, client)) changed = true
+    if (!changed) return null
     try {
       return Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(before))
     } catch {

@@ -30,8 +30,9 @@ export interface Peer {
   close(code: number, reason: string): void
 }
 
-/// Where an update came from: a connected peer, the HTTP API, or another instance.
-export type Origin = Peer | 'api' | 'cluster'
+/// Where an update came from: a connected peer, the HTTP API, another instance, or the
+/// room's own document (see `Room`'s constructor).
+export type Origin = Peer | 'api' | 'cluster' | 'server'
 
 /// Callbacks a room uses to reach storage and the cluster; `rooms.ts` provides them.
 export interface RoomHooks {
@@ -73,8 +74,20 @@ export class Room implements Settling {
   /// What this turn's messages are sent with.
   private readonly outbox: TurnOutbox
 
+  /// Set while stored updates are loaded (nothing is sent or stored then).
+  private restoring = false
+
   constructor(readonly name: string, private readonly hooks: RoomHooks) {
     this.outbox = new TurnOutbox(this, hooks)
+    // Yjs changes a document by itself when it integrates remote edits of formatted text: it
+    // deletes formatting marks that no longer apply, in a local transaction of its own. That
+    // change is the room's: every peer gets it (the edit's author did not make it), and it is
+    // stored, or the author, the store and the room would hold different documents.
+    this.ydoc.on('update', (update: Uint8Array, _origin: unknown, _doc: Y.Doc, tr: Y.Transaction) => {
+      if (!tr.local || this.restoring) return
+      this.revision++
+      this.outbox.update('server', update)
+    })
   }
 
   /// The room's document, with every update received so far integrated.
@@ -86,7 +99,12 @@ export class Room implements Settling {
   /// Load stored updates before any peer joins.
   restore(updates: readonly Uint8Array[]): void {
     if (updates.length === 0) return
-    Y.applyUpdate(this.ydoc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates as Uint8Array[]))
+    this.restoring = true
+    try {
+      Y.applyUpdate(this.ydoc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates as Uint8Array[]))
+    } finally {
+      this.restoring = false
+    }
     this.revision++
   }
 

@@ -115,9 +115,10 @@ export function readContent(r: Reader, kind: number): number {
 /// The clock each client has reached in a document (its next clock), as the room knows it.
 export type Clocks = (client: number) => number
 
-/// Read a whole v1 update. Throws `ProtocolError` where Yjs would fail to read it. Returns
-/// whether it is plain: every item is text or list content under a root type (no nested
-/// types, subdocuments or skipped ranges), and, measured against `clocks`, it starts where its
+/// Read a whole v1 update. Throws `ProtocolError` where Yjs would fail to read it, where a
+/// client appears twice, and where a clock would pass 2^53 (nothing of it is applied). Returns
+/// whether it is plain: every item is unformatted text or list content under a root type (no
+/// nested types, formatting, embeds, subdocuments or skipped ranges), and, measured against `clocks`, it starts where its
 /// client's history ends (or earlier), refers only to items the document holds or to earlier
 /// items of its own, and deletes only known items. Yjs integrates such an update at once and
 /// without error (nothing is left pending), so it may be integrated later than it is relayed.
@@ -128,10 +129,17 @@ export function checkUpdate(update: Uint8Array, clocks: Clocks, ends: number[] =
   const r = new Reader(update)
   let plain = true
   const clients = r.uint()
+  // Yjs keeps only the last block of a client that appears twice, where its merge keeps both:
+  // the room, its store and its peers would each hold something else. Yjs never writes one.
+  const seen = clients > 1 ? new Set<number>() : null
   for (let c = 0; c < clients; c++) {
     const structs = r.uint()
     const client = r.uint()
     let clock = r.uint()
+    if (seen) {
+      if (seen.has(client)) throw new ProtocolError(`client ${client} appears twice in update`)
+      seen.add(client)
+    }
     const known = clocks(client)
     if (clock > known) plain = false // a gap: Yjs would hold it pending
     for (let s = 0; s < structs; s++) {
@@ -140,7 +148,7 @@ export function checkUpdate(update: Uint8Array, clocks: Clocks, ends: number[] =
       if (kind === Content.GC || kind === Content.Skip) {
         const length = r.uint()
         if (kind === Content.Skip) plain = false
-        clock += length
+        clock = beyond(clock, length)
         continue
       }
       if (info & 0x80 && !knownRef(r, client, clock, clocks)) plain = false
@@ -150,10 +158,12 @@ export function checkUpdate(update: Uint8Array, clocks: Clocks, ends: number[] =
         else { r.uint(); r.uint(); plain = false } // parent: an item (a nested type)
         if (info & 0x20) skipString(r)
       }
-      if (kind === Content.Type || kind === Content.Doc) plain = false
+      // Formatting makes Yjs clean up after integration (a change of the server's own): only
+      // plain text and list content may wait.
+      if (kind === Content.Type || kind === Content.Doc || kind === Content.Format || kind === Content.Embed) plain = false
       const length = readContent(r, kind)
       if (length === 0) plain = false // Yjs never writes an empty item: let it judge this one
-      clock += length
+      clock = beyond(clock, length)
     }
     ends.push(client, Math.max(clock, known))
   }
@@ -165,12 +175,21 @@ export function checkUpdate(update: Uint8Array, clocks: Clocks, ends: number[] =
     for (let i = 0; i < ranges; i++) {
       const clock = r.uint()
       const length = r.uint()
+      beyond(clock, length)
       // Yjs never writes an empty range (and fails on one it holds pending); deleting what the
       // document lacks leaves the deletion pending.
       if (length === 0 || clock + length > end) plain = false
     }
   }
   return plain
+}
+
+/// `clock + length`, refused past 2^53: Yjs would compute clocks it cannot represent, and
+/// every later update touching that client's items could not be read.
+function beyond(clock: number, length: number): number {
+  const end = clock + length
+  if (end > Number.MAX_SAFE_INTEGER) throw new ProtocolError('update clock past 2^53')
+  return end
 }
 
 /// Read an origin ID; whether the item it names exists before the item at `clock` of
