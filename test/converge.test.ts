@@ -5,11 +5,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { afterAll, describe, expect, test } from 'vitest'
+import * as Y from 'yjs'
+import { checkRoom, docFrom } from '../server/converge/checker.js'
+import { editedRoots, SimClient } from '../server/converge/client.js'
 import type { ConvergeResult } from '../server/converge/report.js'
 import { convergeMain } from '../server/converge/main.js'
 import { parseOptions, replayCommand, UsageError } from '../server/converge/options.js'
 import { createRandom } from '../server/converge/random.js'
 import { createScript } from '../server/converge/script.js'
+import { describe as picture, randomEdit, SHAPES, type Shape } from '../server/converge/shapes.js'
 import { createToken, parseTokenArgs } from '../server/token.js'
 import { startBrokenRelay, type RelayMode } from './brokenRelay.js'
 import { startServer } from './helpers.js'
@@ -116,18 +120,39 @@ describe('against a broken relay', () => {
   afterAll(async () => {
     for (const r of relays) await r.close()
   })
-  async function relay(mode: RelayMode, every = 10) {
-    const r = await startBrokenRelay(mode, every)
+  async function relay(mode: RelayMode, every = 10, root?: string) {
+    const r = await startBrokenRelay(mode, every, root)
     relays.push(r)
     return r
   }
 
-  test('a correct minimal relay passes, stored copy included', async () => {
+  test('a correct minimal relay passes with every type, stored copy included', async () => {
     const r = await relay('ok')
     const { code, result } = await convergeJson(['--url', r.url, '--seed', '303', ...SMALL, ...CHAOS])
+    expect(result.types).toEqual([...SHAPES]) // the default
     expect(result.results.flatMap((x) => x.problems)).toEqual([])
     expect(code).toBe(0)
     expect(result.results.map((x) => x.stored)).toEqual(['equal', 'equal'])
+    expect(result.results.map((x) => x.differing)).toEqual([[], []])
+  })
+
+  // Each shape lives under the root of its name (shapes.ts `rootOf`).
+  test.each(['xml', 'rich'] as const)('a server losing only %s updates fails with that type alone (exit 1, names it) and passes every other type', async (shape) => {
+    const r = await relay('lose', 10, shape)
+    const failed = await converge(['--url', r.url, '--seed', '808', '--types', shape, ...SMALL])
+    expect(r.broken).toBeGreaterThan(0)
+    expect(failed.code).toBe(1)
+    expect(failed.out).toMatch(/^concord converge: DIVERGED \(seed 808\)/)
+    expect(failed.out).toContain(`FAILED`)
+    expect(failed.out).toContain(`differing in ${shape}`)
+    expect(failed.out).toMatch(new RegExp(`c\\d ${shape} differs from the expected content: its JSON first differs at character \\d+`))
+    expect(failed.out).toContain(`--types ${shape}`) // in the replay command
+    const lost = r.broken
+    const others = SHAPES.filter((s) => s !== shape).join(',')
+    const { code, result } = await convergeJson(['--url', r.url, '--seed', '808', '--types', others, ...SMALL])
+    expect(result.results.flatMap((x) => x.problems)).toEqual([])
+    expect(code).toBe(0)
+    expect(r.broken).toBe(lost) // nothing of the other types was lost
   })
 
   test('dropping one update in ten is reported as divergence, exit 1, with a replay command', async () => {
@@ -171,6 +196,10 @@ describe('the command line', () => {
     expect(bad.code).toBe(2)
     expect(bad.err).toContain('--clients: expected an integer from 1 to 10000, got "many"')
     expect((await converge(['--url', 'ws://127.0.0.1:1', '--kills', '2'])).err).toContain('--kills needs --spawn')
+    const types = await converge(['--url', 'ws://127.0.0.1:1', '--types', 'bogus'])
+    expect(types.code).toBe(2)
+    expect(types.err).toContain('--types: unknown type "bogus" (known: text, rich, xml, map, array, nested, all)')
+    expect((await converge(['--url', 'ws://127.0.0.1:1', '--types=,'])).err).toContain('--types: no types given')
   })
 
   test('a server that is not there exits 2', async () => {
@@ -185,6 +214,12 @@ describe('the command line', () => {
     expect(parseOptions(['--url', 'ws://h:1'], () => '77').seed).toBe('77')
     expect(() => parseOptions(['--url', 'http://h:1'], () => '1')).toThrow(UsageError)
     expect(parseOptions(['--url', 'ws://h:1/collab/'], () => '1').url).toBe('ws://h:1/collab')
+    // --types only when not every type in the default order (the order picks the shapes).
+    const replay = (types: string) => replayCommand(parseOptions(['--url', 'ws://h:1', '--seed', '1', '--types', types], () => 'unused'))
+    expect(replay('xml, rich,xml')).toBe('npx concord converge --url ws://h:1 --seed 1 --types xml,rich')
+    expect(replay('all')).toBe('npx concord converge --url ws://h:1 --seed 1')
+    expect(replay(SHAPES.join(','))).toBe('npx concord converge --url ws://h:1 --seed 1')
+    expect(replay([...SHAPES].reverse().join(','))).toContain(`--types ${[...SHAPES].reverse().join(',')}`)
   })
 })
 
@@ -211,6 +246,93 @@ describe('scripts', () => {
     expect([...a.text].some((ch) => ch.length === 2)).toBe(true) // emoji made it in
     const kinds = new Set(a.steps.map((s) => s.edit.kind))
     expect([...kinds].sort()).toEqual(['awareness', 'delete', 'insert', 'redo', 'undo'])
+  })
+})
+
+describe('every shape', () => {
+  test('a script over several shapes is seeded, edits each and undoes them', () => {
+    const shapes: Shape[] = ['text', 'xml', 'nested']
+    const steps = (seed: string) => {
+      const script = createScript(createRandom(seed), 5, shapes)
+      return Array.from({ length: 600 }, () => script.next('some text').edit)
+    }
+    const a = steps('s')
+    expect(steps('s')).toEqual(a)
+    const kinds = new Set(a.map((e) => (e.kind === 'shape' ? e.shape : e.kind)))
+    expect([...kinds].sort()).toEqual(['awareness', 'delete', 'insert', 'nested', 'redo', 'undo', 'xml'])
+  })
+
+  test('a client edits every chosen root, undo included, journaling each edit; others stay empty', () => {
+    const client = new SimClient({ name: 'c0', room: 'r', url: 'ws://127.0.0.1:1/r', clientID: 7, rng: createRandom('c'), shapes: ['rich', 'xml', 'map'] })
+    try {
+      const script = createScript(createRandom('edits'), 5, client.options.shapes)
+      for (let i = 0; i < 400; i++) client.apply(script.next(client.text.toString()).edit) // offline: nothing sent
+      expect(client.stats.undos).toBeGreaterThan(0)
+      for (const root of editedRoots(client.doc, ['rich', 'xml', 'map'])) expect(root instanceof Y.Map ? root.size : root.length).toBeGreaterThan(0)
+      expect(client.text.length).toBe(0)
+      expect(client.doc.getArray('array').length).toBe(0)
+      expect(client.journaled.length).toBe(client.stats.edits)
+    } finally {
+      client.stop()
+    }
+  })
+
+  test('the checker names the replica and the shape that differs, and where', () => {
+    const a = new Y.Doc()
+    a.clientID = 1
+    const authored: Uint8Array[] = []
+    a.on('update', (u: Uint8Array) => authored.push(u))
+    const rng = createRandom('checker')
+    for (let i = 0; i < 20; i++) randomEdit(a, i % 2 ? 'xml' : 'map', rng)
+    const b = new Y.Doc() // lacks the last xml edit
+    Y.applyUpdate(b, Y.mergeUpdates(authored.slice(0, -1)))
+    const result = checkRoom({
+      room: 'r', replicas: [{ name: 'c0', doc: a }, { name: 'c1', doc: b }], authored, journaled: [], names: new Map([[1, 'c0']]),
+      stored: Y.encodeStateAsUpdate(a), echoes: [], allowEcho: false, shapes: ['map', 'xml'],
+    })
+    expect(result.ok).toBe(false)
+    expect(result.differing).toEqual(['xml'])
+    expect(result.stored).toBe('equal')
+    const messages = result.problems.map((p) => p.message)
+    expect(messages[0]).toBe('2 different states among 2 replicas: [c0] [c1], differing in xml')
+    expect(messages).toContain("c1 lacks what was typed at c0's clocks " + `${Y.getState(b.store, 1)}–${Y.getState(a.store, 1) - 1}`)
+    const xml = result.problems.find((p) => p.shape === 'xml')
+    expect(xml?.replica).toBe('c1')
+    expect(xml?.message).toMatch(/^c1 xml differs from the expected content: its JSON first differs at character \d+, /)
+    expect(picture(a, ['map'])).toBe(picture(b, ['map']))
+  })
+
+  // Yjs cleans up formatting on every doc receiving remote changes to a formatted text, the
+  // server's too: a format racing a delete leaves marks around nothing, which it deletes.
+  test('the checker accepts the server\'s own formatting cleanup, and no other deletion', () => {
+    const authored: Uint8Array[] = []
+    const clients = [1, 2].map((id) => {
+      const doc = new Y.Doc()
+      doc.clientID = id
+      doc.on('update', (u: Uint8Array, origin: unknown) => { if (origin !== 'sync') authored.push(u) })
+      return doc
+    })
+    const [a, b] = clients
+    const text = (doc: Y.Doc) => doc.getMap<Y.Text>('nested').get('t') as Y.Text
+    a.getMap('nested').set('t', new Y.Text('abcd'))
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a), 'sync')
+    text(a).format(1, 2, { bold: true })
+    text(b).delete(1, 2)
+    const server = new Y.Doc()
+    for (const u of authored) Y.applyUpdate(server, u) // remote: the cleanup runs here
+    const judge = (state: Uint8Array) => checkRoom({
+      room: 'r', replicas: [{ name: 'c0', doc: docFrom(state) }, { name: 'c1', doc: docFrom(state) }], authored, journaled: [],
+      names: new Map([[1, 'c0'], [2, 'c1']]), stored: state, echoes: [], allowEcho: false, shapes: ['nested'],
+    })
+    const cleaned = judge(Y.encodeStateAsUpdate(server))
+    expect(cleaned.problems).toEqual([])
+    expect(cleaned.formatCleanups).toBeGreaterThan(0)
+    expect(cleaned.stored).toBe('equal')
+    text(server).delete(0, 1) // the server deletes text: a loss
+    const lost = judge(Y.encodeStateAsUpdate(server))
+    expect(lost.ok).toBe(false)
+    expect(lost.problems.map((p) => p.message)).toContain('c0 has every insert but different deletions')
+    expect(lost.differing).toEqual(['nested'])
   })
 })
 

@@ -8,8 +8,9 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import {
   decodeFrame, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type Message,
 } from '../protocol.js'
-import type { Random } from './random.js'
+import { createRandom, type Random } from './random.js'
 import type { Edit } from './script.js'
+import { randomEdit, rootOf, type Root, type Shape } from './shapes.js'
 
 /// Origin of changes that arrived from the network (everything else is local).
 const REMOTE = Symbol('remote')
@@ -18,6 +19,12 @@ const REMOTE = Symbol('remote')
 /// it), and of the journal array.
 export const TEXT = 'codemirror'
 export const JOURNAL = 'converge-journal'
+
+/// The roots a client edits for `shapes`: the 'text' shape is typed into `TEXT`, the
+/// editor's text, and the others live where `rootOf` puts them.
+export function editedRoots(doc: Y.Doc, shapes: readonly Shape[]): Root[] {
+  return shapes.map((shape) => (shape === 'text' ? doc.getText(TEXT) : rootOf(doc, shape)))
+}
 
 /// A received update that carried this client's own probe edit back to it.
 export interface Echo {
@@ -34,6 +41,8 @@ export interface ClientOptions {
   url: string
   clientID: number
   rng: Random
+  /// The shapes this client edits (and its UndoManager covers).
+  shapes: readonly Shape[]
 }
 
 /// Counters shown in the progress line and the report.
@@ -93,7 +102,8 @@ export class SimClient {
     this.text = this.doc.getText(TEXT)
     this.journal = this.doc.getArray<string>(JOURNAL)
     this.awareness = new awarenessProtocol.Awareness(this.doc)
-    this.undo = new Y.UndoManager(this.text, { captureTimeout: 300 })
+    // Undo covers every edited root but not the journal, which must keep every entry.
+    this.undo = new Y.UndoManager(editedRoots(this.doc, options.shapes), { captureTimeout: 300 })
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === REMOTE) return
       this.authored.push(update)
@@ -270,6 +280,9 @@ export class SimClient {
       case 'awareness':
         this.awareness.setLocalStateField('cursor', { index: edit.cursor, seq: this.seq })
         return
+      case 'shape':
+        this.transactJournaled(() => randomEdit(this.doc, edit.shape, createRandom(edit.seed)))
+        return
     }
   }
 
@@ -286,10 +299,13 @@ export class SimClient {
 
   /// The echo probe: append a marker and watch, from now on, for any received update that
   /// carries it. Call only in a quiet window (no faults, nobody else typing but probes).
+  /// Without the 'text' shape the journal entry alone is the marker: a run touches only
+  /// the roots it was asked to.
   probe(): void {
     const from = Y.getState(this.doc.store, this.doc.clientID)
     this.probeRange = { from, to: Infinity }
-    this.transactJournaled(() => this.text.insert(this.text.length, `⟦probe ${this.name}⟧`))
+    const typed = this.options.shapes.includes('text')
+    this.transactJournaled(() => { if (typed) this.text.insert(this.text.length, `⟦probe ${this.name}⟧`) })
     this.probeRange = { from, to: Y.getState(this.doc.store, this.doc.clientID) }
   }
 

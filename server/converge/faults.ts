@@ -10,7 +10,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0,
 
 /// One client's edits, on its script's seeded schedule, until `endAt`.
 export async function editLoop(c: SimClient, rng: Random, editRate: number, endAt: number): Promise<void> {
-  const script = createScript(rng, editRate)
+  const script = createScript(rng, editRate, c.options.shapes)
   for (;;) {
     const step = script.next(c.text.toString())
     if (Date.now() + step.delayMs >= endAt) return

@@ -1,5 +1,6 @@
 // `concord converge` options: one table gives each flag its default, parser and help line,
 // so parsing, --help and the replay command cannot disagree.
+import { parseShapes, SHAPES, type Shape } from './shapes.js'
 
 /// Raised for bad arguments; the command prints it and exits with code 2.
 export class UsageError extends Error {
@@ -47,9 +48,11 @@ export interface ConvergeOptions {
   /// Room names are `<prefix>-<n>`; by default unique per run, so a replay never reuses a
   /// persistent server's old documents.
   roomPrefix: string | null
+  /// The kinds of shared content the clients edit and the checks compare (see `SHAPES`).
+  types: Shape[]
 }
 
-type Kind = 'int' | 'number' | 'string' | 'bool'
+type Kind = 'int' | 'number' | 'string' | 'bool' | 'shapes'
 
 interface Flag {
   key: keyof ConvergeOptions
@@ -85,6 +88,7 @@ const flags: Flag[] = [
   { key: 'allowEcho', flag: 'allow-echo', kind: 'bool', help: 'Report echoed updates but do not fail on them.' },
   { key: 'token', flag: 'token', kind: 'string', arg: 'T', help: 'Token for servers with auth, sent as ?token=T (it must grant write access to the rooms).' },
   { key: 'roomPrefix', flag: 'room-prefix', kind: 'string', arg: 'P', help: 'Room names are P-0, P-1, … (default: unique per run).' },
+  { key: 'types', flag: 'types', kind: 'shapes', arg: 'LIST', help: `Shared types to edit and compare, comma-separated: ${SHAPES.join(', ')}; or all.` },
 ]
 
 /// Defaults of every option (the seed is drawn per run).
@@ -93,11 +97,30 @@ export function defaultOptions(): ConvergeOptions {
     url: null, spawn: null, port: 0, clients: 8, rooms: 2, seconds: 30, seed: '', json: false, quiet: false,
     direct: false, allowEcho: false, editRate: 5, latency: 30, stalls: 2, stallMs: 1500, resets: 1,
     disconnects: 1, offlineMs: 3000, restarts: 1, kills: 1, settle: 20, token: null, roomPrefix: null,
+    types: [...SHAPES],
   }
 }
 
-function parseValue(f: Flag, raw: string): string | number | boolean {
+/// An option's value as written on the command line (lists comma-joined).
+function shown(v: unknown): string {
+  return Array.isArray(v) ? v.join(',') : String(v)
+}
+
+/// Whether a value is its option's default (lists compare element by element, in order:
+/// the order of `--types` changes which shape a seeded step picks).
+function isDefault(v: unknown, d: unknown): boolean {
+  return Array.isArray(v) && Array.isArray(d) ? shown(v) === shown(d) : v === d
+}
+
+function parseValue(f: Flag, raw: string): string | number | boolean | Shape[] {
   const name = `--${f.flag}`
+  if (f.kind === 'shapes') {
+    try {
+      return parseShapes(raw)
+    } catch (error) {
+      throw new UsageError(`${name}: ${(error as Error).message}`) // it names the bad entry
+    }
+  }
   if (f.kind === 'string') {
     if (raw === '') throw new UsageError(`${name}: must not be empty`)
     return raw
@@ -165,11 +188,11 @@ export function replayCommand(o: ConvergeOptions): string {
   for (const f of flags) {
     if (f.key === 'json' || f.key === 'quiet' || f.key === 'roomPrefix') continue
     const v = values[f.key]
-    if (f.key !== 'seed' && v === defaults[f.key]) continue
+    if (f.key !== 'seed' && isDefault(v, defaults[f.key])) continue
     if (f.key !== 'seed' && !o.spawn && (f.key === 'restarts' || f.key === 'kills' || f.key === 'port')) continue
     if (f.key === 'token') parts.push('--token "$TOKEN"') // never print a secret
     else if (f.kind === 'bool') parts.push(`--${f.flag}`)
-    else parts.push(`--${f.flag} ${shellQuote(String(v))}`)
+    else parts.push(`--${f.flag} ${shellQuote(shown(v))}`)
   }
   return parts.join(' ')
 }
@@ -184,18 +207,21 @@ export function helpText(): string {
   const lines = flags.map((f) => {
     const left = `  --${f.flag}${f.arg ? ' ' + f.arg : ''}`
     const def = d[f.key]
-    const shown = def === null || def === '' || def === false ? '' : ` (default ${def})`
-    return `${left.padEnd(24)} ${f.help}${shown}`
+    const all = isDefault(def, SHAPES)
+    const dflt = all ? ' (default all)' : def === null || def === '' || def === false ? '' : ` (default ${shown(def)})`
+    return `${left.padEnd(24)} ${f.help}${dflt}`
   })
   return `Usage: concord converge (--url ws://HOST:PORT | --spawn "<command>") [options]
 
-Runs seeded random editing sessions (inserts and deletes of text with multi-byte characters
-and emoji, undo and redo, bursts and pauses, awareness) over many clients, injects faults
-(latency, stalls and resets in a proxy; disconnects with offline edits; with --spawn, server
-restarts and SIGKILLs), waits for quiescence and checks that every replica converged, that
-nothing typed is missing or doubled, that no update came back to its sender, and that the
-stored document (GET /api/rooms/<room>/update, when the server has it) equals the replicas.
-Works against any server speaking the y-websocket protocol.
+Runs seeded random editing sessions over many clients: inserts and deletes of text with
+multi-byte characters and emoji; formatted text with embeds, XML fragments as rich-text
+editors write them, maps, arrays, nested types and subdocuments (--types chooses); undo and
+redo, bursts and pauses, awareness. Injects faults (latency, stalls and resets in a proxy;
+disconnects with offline edits; with --spawn, server restarts and SIGKILLs), waits for
+quiescence and checks that every replica converged (every chosen type, and the same items
+and deletions), that nothing typed is missing or doubled, that no update came back to its
+sender, and that the stored document (GET /api/rooms/<room>/update, when the server has it)
+equals the replicas. Works against any server speaking the y-websocket protocol.
 
 Exit status: 0 converged, 1 divergence (or echo), 2 bad arguments or the server never came up.
 

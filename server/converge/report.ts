@@ -1,5 +1,6 @@
 // The result of a run, and its text form. `--json` prints the result object as it is.
 import type { Problem, RoomResult } from './checker.js'
+import type { Shape } from './shapes.js'
 
 /// Everything a run found, in the shape `--json` prints.
 export interface ConvergeResult {
@@ -11,6 +12,8 @@ export interface ConvergeResult {
   spawned: string | null
   clients: number
   rooms: number
+  /// The shapes the clients edited and the checks compared.
+  types: Shape[]
   editSeconds: number
   durationMs: number
   /// Time from the end of editing until the replicas settled, and whether they did.
@@ -30,7 +33,9 @@ export interface ConvergeResult {
 function roomLine(r: RoomResult): string {
   const head = r.ok ? 'ok' : 'FAILED'
   const state = r.distinctStates === 1 ? `${r.replicas} replicas identical` : `${r.distinctStates} different states among ${r.replicas} replicas`
-  return `  ${r.room}: ${head}: ${state}, ${r.edits} edits, ${r.textLength} chars, stored ${r.stored}, echo ${r.echo}`
+  const differing = r.differing.length ? `, differing in ${r.differing.join(', ')}` : ''
+  const cleaned = r.formatCleanups ? `, ${r.formatCleanups} formatting marks cleaned up by the server` : ''
+  return `  ${r.room}: ${head}: ${state}${differing}, ${r.edits} edits, ${r.textLength} chars${cleaned}, stored ${r.stored}, echo ${r.echo}`
 }
 
 /// The human-readable report.
@@ -39,7 +44,7 @@ export function formatReport(r: ConvergeResult): string {
   const verdict = r.ok ? 'CONVERGED' : r.problems.concat(r.results.flatMap((x) => x.problems)).every((p) => p.kind === 'echo') ? 'ECHO' : 'DIVERGED'
   lines.push(`concord converge: ${verdict} (seed ${r.seed})`)
   lines.push(`  target    ${r.target}${r.spawned ? ` (spawned: ${r.spawned})` : ''}`)
-  lines.push(`  workload  ${r.clients} clients in ${r.rooms} room${r.rooms === 1 ? '' : 's'} for ${r.editSeconds} s: ${r.totals.edits} edits, ${r.totals.undos} undo/redo, ${r.totals.connects} connects`)
+  lines.push(`  workload  ${r.clients} clients in ${r.rooms} room${r.rooms === 1 ? '' : 's'} for ${r.editSeconds} s (types ${r.types.join(', ')}): ${r.totals.edits} edits, ${r.totals.undos} undo/redo, ${r.totals.connects} connects`)
   const f = r.faults
   lines.push(`  faults    stalls ${f.stalls}, resets ${f.resets}, disconnects ${f.disconnects}, restarts ${f.restarts}, kills ${f.kills}`)
   lines.push(`  settled   ${r.settled ? `in ${(r.settleMs / 1000).toFixed(1)} s` : `NO (gave up after ${(r.settleMs / 1000).toFixed(1)} s)`}`)

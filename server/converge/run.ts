@@ -2,7 +2,7 @@
 // the fault proxy, edit and inject faults for the given time, let everything settle, probe
 // for echoes, fetch the stored documents, and judge.
 import * as Y from 'yjs'
-import { checkRoom, compareToTruth, type Problem, type RoomResult } from './checker.js'
+import { checkRoom, compareToTruth, docFrom, expectedDoc, type Problem, type RoomResult } from './checker.js'
 import { SimClient } from './client.js'
 import { replayCommand, type ConvergeOptions } from './options.js'
 import { createProgress } from './progress.js'
@@ -10,6 +10,7 @@ import { startFaultProxy, type FaultProxy } from './proxy.js'
 import { createRandom } from './random.js'
 import type { ConvergeResult } from './report.js'
 import { disconnectLoop, editLoop, serverFaults } from './faults.js'
+import { sameHistory, type Shape } from './shapes.js'
 import { startSupervisor, type Supervisor } from './supervisor.js'
 
 /// Raised when a run cannot start: no server to talk to, or it never answered.
@@ -57,7 +58,7 @@ export async function runConverge(o: ConvergeOptions, io: RunIO): Promise<Conver
       while (ids.has(id)) id = idRng.int(1, 0x7fffffff)
       ids.add(id)
       const room = rooms[i % rooms.length]
-      clients.push(new SimClient({ name: `c${i}`, room, url: `${base}/${encodeURIComponent(room)}${query}`, clientID: id, rng: rng.fork(`client ${i}`) }))
+      clients.push(new SimClient({ name: `c${i}`, room, url: `${base}/${encodeURIComponent(room)}${query}`, clientID: id, rng: rng.fork(`client ${i}`), shapes: o.types }))
     }
 
     let phase = 'connecting'
@@ -120,13 +121,14 @@ export async function runConverge(o: ConvergeOptions, io: RunIO): Promise<Conver
       const authored = members.flatMap((c) => c.authored)
       const journaled = members.flatMap((c) => c.journaled)
       const names = new Map(members.map((c) => [c.doc.clientID, c.name]))
-      const stored = await fetchStored(httpBase, room, query, authored, journaled, names, notes)
+      const stored = await fetchStored(httpBase, room, query, { authored, journaled, names, shapes: o.types }, notes)
       return checkRoom({
         room,
         replicas: members.map((c) => ({ name: c.name, doc: c.doc })),
         authored, journaled, names, stored,
         echoes: disturbed.has(room) ? null : members.flatMap((c) => c.echoes),
         allowEcho: o.allowEcho,
+        shapes: o.types,
       })
     }))
 
@@ -161,6 +163,7 @@ export async function runConverge(o: ConvergeOptions, io: RunIO): Promise<Conver
       spawned: o.spawn,
       clients: o.clients,
       rooms: o.rooms,
+      types: o.types,
       editSeconds: o.seconds,
       durationMs: Date.now() - started,
       settleMs,
@@ -209,14 +212,13 @@ async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boole
   return true
 }
 
-// Snapshot equality of every replica of every room: all have the same inserts and deletes.
+// Every replica of every room has the same inserts and deletes, nothing pending.
 function converged(clients: readonly SimClient[]): boolean {
-  const byRoom = new Map<string, Y.Snapshot>()
+  const byRoom = new Map<string, Y.Doc>()
   for (const c of clients) {
-    const s = Y.snapshot(c.doc)
     const first = byRoom.get(c.options.room)
-    if (!first) byRoom.set(c.options.room, s)
-    else if (!Y.equalSnapshots(first, s)) return false
+    if (!first) byRoom.set(c.options.room, c.doc)
+    else if (!sameHistory(first, c.doc)) return false
   }
   return true
 }
@@ -244,47 +246,50 @@ async function settle(clients: readonly SimClient[], o: ConvergeOptions, deadlin
 /// The server's stored copy of a room (GET /api/rooms/<room>/update), or null when the
 /// server does not expose it. Storage may lag the relay: retry until it matches the truth
 /// or a few seconds pass.
-async function fetchStored(
-  httpBase: string, room: string, query: string, authored: Uint8Array[], journaled: string[], names: Map<number, string>, notes: string[],
-): Promise<Uint8Array | null> {
+async function fetchStored(httpBase: string, room: string, query: string, expected: Expected, notes: string[]): Promise<Uint8Array | null> {
   const url = `${httpBase}/api/rooms/${encodeURIComponent(room)}/update${query}`
-  const truth = new Y.Doc()
-  Y.applyUpdate(truth, Y.mergeUpdates(authored))
   const deadline = Date.now() + 5000
-  let last: Uint8Array | null = null
-  try {
-    for (;;) {
-      let res: Response
-      try {
-        res = await fetch(url, { signal: AbortSignal.timeout(5000) })
-      } catch (error) {
-        notes.push(`stored document of ${room}: request failed (${(error as Error).message}); not checked`)
-        return null
-      }
-      const type = res.headers.get('content-type') ?? ''
-      if (res.status === 404) return null
-      if (res.status !== 200 || type.startsWith('text/') || type.includes('json') || type.includes('html')) {
-        if (res.status !== 200) notes.push(`stored document of ${room}: GET /api/rooms/…/update answered ${res.status}; not checked`)
-        await res.body?.cancel()
-        return null
-      }
-      last = new Uint8Array(await res.arrayBuffer())
-      if (storedMatches(last, truth, names, journaled) || Date.now() > deadline) return last
-      await sleep(200)
+  for (;;) {
+    let res: Response
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(5000) })
+    } catch (error) {
+      notes.push(`stored document of ${room}: request failed (${(error as Error).message}); not checked`)
+      return null
     }
-  } finally {
-    truth.destroy()
+    const type = res.headers.get('content-type') ?? ''
+    if (res.status === 404) return null
+    if (res.status !== 200 || type.startsWith('text/') || type.includes('json') || type.includes('html')) {
+      if (res.status !== 200) notes.push(`stored document of ${room}: GET /api/rooms/…/update answered ${res.status}; not checked`)
+      await res.body?.cancel()
+      return null
+    }
+    const last = new Uint8Array(await res.arrayBuffer())
+    if (storedMatches(last, expected) || Date.now() > deadline) return last
+    await sleep(200)
   }
 }
 
-function storedMatches(update: Uint8Array, truth: Y.Doc, names: Map<number, string>, journaled: string[]): boolean {
-  const doc = new Y.Doc()
+/// What a room's stored copy must hold: everything its clients authored and journaled.
+interface Expected {
+  authored: Uint8Array[]
+  journaled: string[]
+  names: Map<number, string>
+  shapes: readonly Shape[]
+}
+
+function storedMatches(update: Uint8Array, e: Expected): boolean {
+  let doc: Y.Doc
   try {
-    Y.applyUpdate(doc, update)
-    return compareToTruth('stored', doc, truth, names, journaled).length === 0
+    doc = docFrom(update)
   } catch {
     return true // not a Yjs update: no use retrying; the checker reports it
+  }
+  const { truth } = expectedDoc(e.authored, [doc])
+  try {
+    return compareToTruth('stored', doc, truth, e.names, e.journaled, e.shapes).length === 0
   } finally {
     doc.destroy()
+    truth.destroy()
   }
 }

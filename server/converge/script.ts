@@ -1,7 +1,9 @@
 // Seeded edit scripts: what a simulated client does next and how long it waits first.
 // Typing comes in bursts and pauses; text mixes ASCII, multi-byte letters and emoji
-// (surrogate pairs, skin tones, ZWJ sequences, flags).
+// (surrogate pairs, skin tones, ZWJ sequences, flags). Each step edits one of the chosen
+// shapes: the plain text is typed here, the others are edited by `randomEdit` (shapes.ts).
 import type { Random } from './random.js'
+import type { Shape } from './shapes.js'
 
 /// One action of a client.
 export type Edit =
@@ -10,6 +12,9 @@ export type Edit =
   | { kind: 'undo' }
   | { kind: 'redo' }
   | { kind: 'awareness'; cursor: number }
+  /// A random edit of a shape other than the plain text, drawn from its own seed (the
+  /// edit depends on the document, which network timing shapes; the seed keeps scripts data).
+  | { kind: 'shape'; shape: Exclude<Shape, 'text'>; seed: number }
 
 /// The next action, after waiting `delayMs`.
 export interface Step {
@@ -49,8 +54,9 @@ function jitter(rng: Random, meanMs: number): number {
   return Math.min(meanMs * 5, -Math.log(1 - rng.next()) * meanMs)
 }
 
-/// A seeded script typing `editRate` edits per second on average while typing.
-export function createScript(rng: Random, editRate: number): Script {
+/// A seeded script typing `editRate` edits per second on average while typing, each step
+/// on one of `shapes` (the plain text alone by default, as before shapes existed).
+export function createScript(rng: Random, editRate: number, shapes: readonly Shape[] = ['text']): Script {
   let mode: 'typing' | 'burst' | 'pause' = 'typing'
   let left = 0
   const typingMs = 1000 / editRate
@@ -67,7 +73,21 @@ export function createScript(rng: Random, editRate: number): Script {
     return jitter(rng, typingMs)
   }
 
+  // One list entry draws nothing, so a text-only run replays the scripts it always had.
   function edit(text: string): Edit {
+    const shape = shapes.length === 1 ? shapes[0] : rng.pick(shapes)
+    return shape === 'text' ? textEdit(text) : shapeEdit(shape)
+  }
+
+  // Undo and redo act on the client's UndoManager, whose scope is every chosen shape.
+  function shapeEdit(shape: Exclude<Shape, 'text'>): Edit {
+    const r = rng.next()
+    if (r < 0.06) return { kind: 'undo' }
+    if (r < 0.09) return { kind: 'redo' }
+    return { kind: 'shape', shape, seed: rng.int(0, 0x7fffffff) }
+  }
+
+  function textEdit(text: string): Edit {
     if (text.length === 0) return { kind: 'insert', index: 0, text: randomText(rng) }
     // Keep documents from growing without end: delete more, and more at once, when long.
     const long = text.length > 2000

@@ -53,9 +53,18 @@ function attributes(rng: Random): Record<string, unknown> {
   return rng.chance(0.2) ? { [mark]: null } : { [mark]: mark === 'code' ? { lang: rng.pick(['js', 'ts']) } : true }
 }
 
+/// A text's content as Yjs indexes it: an embed counts one (`toString` skips embeds, and an
+/// `XmlText` renders its marks as tags). Editors never split a surrogate pair; with wrong
+/// indices a run would, and Yjs replicas then differ by design (each half becomes U+FFFD).
+function indexable(text: Y.Text): string {
+  let out = ''
+  for (const op of text.toDelta() as Array<{ insert: unknown }>) out += typeof op.insert === 'string' ? op.insert : '\ufffc'
+  return out
+}
+
 /// Edit a `Y.Text`: insert (formatted or not), delete, format a range, or insert an embed.
 function editText(text: Y.Text, rng: Random, rich: boolean): void {
-  const s = text.toString()
+  const s = indexable(text)
   const r = rng.next()
   if (s.length > 0 && r < 0.3) {
     const [at, n] = range(rng, s)
@@ -114,7 +123,7 @@ function editXml(root: Y.XmlFragment, rng: Random): void {
     const element = rng.pick(elements)
     element.doc!.transact(() => {
       const text = texts.length > 0 ? rng.pick(texts) : null
-      if (text) text.insert(onCodePoint(text.toString(), rng.int(0, text.length)), word(rng), attributes(rng))
+      if (text) text.insert(onCodePoint(indexable(text), rng.int(0, text.length)), word(rng), attributes(rng))
       if (rng.chance(0.2)) element.removeAttribute('level')
       else element.setAttribute('level', String(rng.int(1, 6)))
     })
@@ -183,8 +192,12 @@ function editNested(root: Y.Map<unknown>, rng: Random): void {
   else target.insert(rng.int(0, target.length), [child()])
 }
 
+/// A shape's root type. (Not `Y.AbstractType<unknown>`: each type's event handler is typed by
+/// its own event, so `Y.Text` and the others are not assignable to that.)
+export type Root = Y.Text | Y.XmlFragment | Y.Map<unknown> | Y.Array<unknown>
+
 /// The root each shape lives under in `doc`.
-export function rootOf(doc: Y.Doc, shape: Shape): Y.AbstractType<unknown> {
+export function rootOf(doc: Y.Doc, shape: Shape): Root {
   switch (shape) {
     case 'text': return doc.getText('text')
     case 'rich': return doc.getText('rich')
@@ -212,8 +225,8 @@ export function randomEdit(doc: Y.Doc, shape: Shape, rng: Random, origin: unknow
 /// A comparable picture of one shared value, every nested type included (formatting as
 /// deltas, XML as markup with attributes, subdocuments by guid).
 function picture(value: unknown): unknown {
-  if (value instanceof Y.XmlText) return { xmlText: value.toDelta() }
-  if (value instanceof Y.Text) return { text: value.toDelta() }
+  if (value instanceof Y.XmlText) return { xmlText: picture(value.toDelta()) }
+  if (value instanceof Y.Text) return { text: picture(value.toDelta()) }
   if (value instanceof Y.XmlElement) {
     return { tag: value.nodeName, attrs: value.getAttributes(), children: value.toArray().map(picture) }
   }
