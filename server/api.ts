@@ -1,32 +1,44 @@
 // The HTTP API for documents, for backends that do not speak WebSocket:
-//   GET  /api/rooms                  loaded rooms and their connection counts
+//   GET  /api/rooms                  loaded rooms the caller may see, with connection counts
 //   GET  /api/rooms/<room>/text      plain text of the editor's shared text
 //   GET  /api/rooms/<room>/update    the whole document as one binary Yjs update
 //   POST /api/rooms/<room>/update    apply a binary Yjs update (relayed and stored)
-// A room that is not loaded is loaded for the request and unloaded later as usual.
-// Every request passes `authorize` first, the same decision the WebSocket upgrade makes.
+// A read of a room that is not loaded is answered from storage without loading it (404 when
+// nothing is stored), so reads cannot fill --max-rooms; a POST loads the room as a join does.
+// Every request passes, in order: the origin check (state-changing requests), the per-IP
+// rate, `authorize` (the same decision the WebSocket upgrade makes).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as Y from 'yjs'
-import type { Access, AuthDecision } from './auth.js'
+import type { Access, ApiAuthorizer, AuthDecision } from './auth.js'
+import { crossSiteRefusal, type RateLimiter } from './limits.js'
 import type { Logger } from './log.js'
 import { parseRoomName } from './roomName.js'
 import type { Room } from './room.js'
 import type { Rooms } from './rooms.js'
+import type { Storage } from './storage/types.js'
 import { appendStored } from './writeBatcher.js'
 
-/// Decide a request, as the WebSocket upgrade does. `room` is null for the room list (a
-/// question about every room).
-export type Authorize = (req: IncomingMessage, room: string | null) => AuthDecision | Promise<AuthDecision>
+/// Decide a request for one room, as the WebSocket upgrade does.
+export type Authorize = (req: IncomingMessage, room: string) => AuthDecision | Promise<AuthDecision>
+
+/// The API's request handler; `ip` is the client's address (see `clientIp`).
+export type ApiHandler = (req: IncomingMessage, res: ServerResponse, path: string, ip: string) => Promise<void>
 
 /// What the API needs from the server.
 export interface ApiOptions {
   rooms: Rooms
-  authorize: Authorize
+  /// Where a read of a room that is not loaded finds it.
+  storage: Pick<Storage, 'load'>
+  authorize: ApiAuthorizer
+  /// Origins browsers may send state-changing requests from; null: any.
+  allowedOrigins: readonly string[] | null
+  /// Requests per client address.
+  rate: RateLimiter
   /// Name of the shared Y.Text served by `/text` (the editor uses `codemirror`).
   textName: string
   /// Largest accepted POST body.
   maxBodyBytes: number
-  /// Rooms loaded at once (0: no limit); loading another for a request gets 503.
+  /// Rooms loaded at once (0: no limit); loading another for a POST gets 503.
   maxRooms: number
   /// Whether the server is shutting down (new work is refused with 503).
   closing(): boolean
@@ -41,6 +53,10 @@ class HttpError extends Error {
     super(message)
   }
 }
+
+/// The client went away mid-request: it closed its socket, or the server cut it for
+/// --request-timeout-ms (Node answered 408). Nothing to answer, nothing to report as an error.
+class ClientGone extends Error {}
 
 type Action = 'text' | 'update'
 
@@ -66,18 +82,43 @@ export function parseApiPath(path: string): Route {
 
 const allowed: Record<Action, string[]> = { text: ['GET', 'HEAD'], update: ['GET', 'HEAD', 'POST'] }
 
-/// Read a request body up to `limit` bytes.
-async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+/// Read a request body up to `limit` bytes. Listeners, not `for await`: leaving that loop
+/// early destroys the socket, and the 413 would never reach the client.
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers['content-length'])
-  if (declared > limit) throw new HttpError(413, `body larger than ${limit} bytes`)
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) throw new HttpError(413, `body larger than ${limit} bytes`)
-    chunks.push(chunk)
+  if (declared > limit) return Promise.reject(new HttpError(413, `body larger than ${limit} bytes`))
+  // Gone while it was authorized: its 'close' has passed and would never settle the read.
+  if (req.destroyed) return Promise.reject(new ClientGone('client closed the connection'))
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const settle = (error: Error | null): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone)
+      if (error) reject(error)
+      else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size))
+    }
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size <= limit) return void chunks.push(chunk)
+      req.pause() // the answer closes the connection; read no more of it
+      settle(new HttpError(413, `body larger than ${limit} bytes`))
+    }
+    const onEnd = (): void => settle(null)
+    const onGone = (): void => settle(new ClientGone('client closed the connection mid-body'))
+    req.on('data', onData).once('end', onEnd).once('error', onGone).once('close', onGone)
+  })
+}
+
+/// A document holding stored updates (snapshot first), as a loaded room would.
+function docOf(updates: Uint8Array[]): Y.Doc {
+  const doc = new Y.Doc({ gc: true })
+  try {
+    Y.applyUpdate(doc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates))
+  } catch (error) {
+    doc.destroy()
+    throw error
   }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)
+  return doc
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -85,12 +126,25 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body))
 }
 
+/// Refuse a state-changing request from a browser page of a foreign origin, and a client
+/// over its request rate.
+function admit(req: IncomingMessage, ip: string, options: ApiOptions): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    const refusal = crossSiteRefusal(req.headers, options.allowedOrigins)
+    if (refusal) throw new HttpError(403, refusal)
+  }
+  const waitMs = options.rate.take(ip)
+  if (waitMs > 0) {
+    throw new HttpError(429, 'too many requests from this address', { 'retry-after': String(Math.ceil(waitMs / 1000)) })
+  }
+}
+
 /// Create the handler of every request whose path starts with `/api/`.
-export function createApi(options: ApiOptions): (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void> {
+export function createApi(options: ApiOptions): ApiHandler {
   const { rooms } = options
 
-  async function authorize(req: IncomingMessage, room: string | null, needs: Access): Promise<string | null> {
-    const result = await options.authorize(req, room)
+  async function authorize(req: IncomingMessage, room: string, needs: Access): Promise<string | null> {
+    const result = await options.authorize.room(req, room)
     if (!result.ok) {
       options.refused?.(result.status)
       throw new HttpError(result.status, result.reason)
@@ -119,6 +173,34 @@ export function createApi(options: ApiOptions): (req: IncomingMessage, res: Serv
       return await use(room)
     } finally {
       rooms.release(room)
+    }
+  }
+
+  /// Read a room's document: the loaded room's, else one built from storage for this request
+  /// alone. A room never stored answers 404 and takes no room slot (--max-rooms).
+  async function readDoc<T>(name: string, read: (doc: Y.Doc) => T): Promise<T> {
+    const stored = rooms.get(name) ? null : await loadStored(name)
+    const loaded = rooms.get(name) // maybe loaded while storage answered: it may hold more
+    if (loaded) {
+      stored?.destroy()
+      return read(loaded.doc)
+    }
+    if (!stored) throw new HttpError(404, 'no such room')
+    try {
+      return read(stored)
+    } finally {
+      stored.destroy()
+    }
+  }
+
+  /// A room's stored state as a document of its own; null when nothing is stored.
+  async function loadStored(name: string): Promise<Y.Doc | null> {
+    try {
+      const updates = await options.storage.load(name)
+      return updates.length === 0 ? null : docOf(updates)
+    } catch (error) {
+      options.log.error({ err: error, room: name }, 'room failed to load for the HTTP API')
+      throw new HttpError(503, 'room failed to load; try again later', { 'retry-after': '1' })
     }
   }
 
@@ -158,9 +240,9 @@ export function createApi(options: ApiOptions): (req: IncomingMessage, res: Serv
     await authorize(req, room, 'read')
     const head = method === 'HEAD'
     if (action === 'text') {
-      const text = await withRoom(room, (r) => {
+      const text = await readDoc(room, (doc) => {
         try {
-          return r.doc.getText(options.textName).toString()
+          return doc.getText(options.textName).toString()
         } catch {
           throw new HttpError(409, `shared type ${JSON.stringify(options.textName)} of this room is not a text`)
         }
@@ -170,24 +252,35 @@ export function createApi(options: ApiOptions): (req: IncomingMessage, res: Serv
       res.end(head ? undefined : body)
       return
     }
-    const state = await withRoom(room, (r) => Y.encodeStateAsUpdate(r.doc))
+    const state = await readDoc(room, (doc) => Y.encodeStateAsUpdate(doc))
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': state.length, 'cache-control': 'no-store' })
     res.end(head ? undefined : state)
   }
 
-  return async (req, res, path) => {
+  /// The loaded rooms the caller may see, each name checked against its grant.
+  async function listRooms(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method ${req.method} not allowed here`, { allow: 'GET, HEAD' })
+    const decision = await options.authorize.list(req)
+    if (!decision.ok) {
+      options.refused?.(decision.status)
+      throw new HttpError(decision.status, decision.reason)
+    }
+    const list = [...rooms.loaded()].filter((r) => decision.sees(r.name)).map((r) => ({ name: r.name, connections: r.peers.size }))
+    list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    sendJson(res, 200, { rooms: list })
+  }
+
+  return async (req, res, path, ip) => {
     try {
+      admit(req, ip, options)
       const route = parseApiPath(path)
-      if (route.kind === 'list') {
-        if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method ${req.method} not allowed here`, { allow: 'GET, HEAD' })
-        await authorize(req, null, 'read')
-        const list = [...rooms.loaded()].map((r) => ({ name: r.name, connections: r.peers.size }))
-        list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-        sendJson(res, 200, { rooms: list })
+      if (route.kind === 'list') await listRooms(req, res)
+      else await handleRoom(req, res, route.room, route.action)
+    } catch (error) {
+      if (error instanceof ClientGone) {
+        options.log.debug({ path, ip }, 'HTTP API request aborted by the client')
         return
       }
-      await handleRoom(req, res, route.room, route.action)
-    } catch (error) {
       if (res.headersSent) {
         res.destroy()
         return

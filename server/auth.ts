@@ -120,9 +120,12 @@ export function chooseSubprotocol(offered: ReadonlySet<string>): string | false 
   return token
 }
 
-/// Verify a token for a room. Signature, expiry (required) and the room claim are checked;
-/// `sub` names the user; `access` is `read` unless the token says `write`.
-export async function verifyToken(token: string | null, room: string, key: VerifyKey): Promise<AuthDecision> {
+/// A verified token: the decision it carries and the room patterns it grants.
+export type TokenGrant = Extract<AuthDecision, { ok: true }> & { rooms: string[] }
+
+/// Verify a token without deciding a room: signature, expiry (required) and the shape of the
+/// claims. `sub` names the user; `access` is `read` unless the token says `write`.
+export async function verifyTokenClaims(token: string | null, key: VerifyKey): Promise<TokenGrant | Extract<AuthDecision, { ok: false }>> {
   if (!token) return { ok: false, status: 401, reason: 'missing token' }
   let claims: ConcordClaims
   try {
@@ -141,15 +144,27 @@ export async function verifyToken(token: string | null, room: string, key: Verif
   if (!Array.isArray(rooms) || !rooms.every((r) => typeof r === 'string')) {
     return { ok: false, status: 401, reason: 'invalid token: rooms must be a list of room names or patterns' }
   }
-  if (!rooms.some((pattern) => roomMatches(pattern, room))) {
-    return { ok: false, status: 403, reason: 'token does not grant this room' }
-  }
   return {
     ok: true,
     user: typeof claims.sub === 'string' ? claims.sub : null,
     access,
     expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null,
+    rooms,
   }
+}
+
+/// Whether any of a token's room patterns grants `room`.
+export function grantsRoom(patterns: readonly string[], room: string): boolean {
+  return patterns.some((pattern) => roomMatches(pattern, room))
+}
+
+/// Verify a token for a room. Signature, expiry (required) and the room claim are checked;
+/// `sub` names the user; `access` is `read` unless the token says `write`.
+export async function verifyToken(token: string | null, room: string, key: VerifyKey): Promise<AuthDecision> {
+  const grant = await verifyTokenClaims(token, key)
+  if (!grant.ok) return grant
+  if (!grantsRoom(grant.rooms, room)) return { ok: false, status: 403, reason: 'token does not grant this room' }
+  return { ok: true, user: grant.user, access: grant.access, expiresAt: grant.expiresAt }
 }
 
 // A short, safe reason: which check failed, never the token itself.
@@ -169,4 +184,52 @@ export function authenticator(options: { authenticate?: Authenticate; key: Verif
   const key = options.key
   if (key) return (request, room) => verifyToken(tokenOf(request), room, key)
   return () => ({ ok: true, user: null, access: 'write' })
+}
+
+/// The HTTP API's decision for the room list: refused, or which rooms the caller may see.
+export type ListDecision =
+  | Extract<AuthDecision, { ok: false }>
+  | { ok: true; user: string | null; sees(room: string): boolean }
+
+/// How the HTTP API decides its requests: one room, or the room list.
+export interface ApiAuthorizer {
+  room(request: IncomingMessage, room: string): AuthDecision | Promise<AuthDecision>
+  list(request: IncomingMessage): Promise<ListDecision>
+}
+
+/// The token of an HTTP API request: `Authorization: Bearer …`, else as on the WebSocket.
+export function apiTokenOf(request: IncomingMessage): string | null {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')
+  return bearer ? bearer[1] : tokenOf(request)
+}
+
+// Without auth, everyone may write (as `authenticator` decides).
+const everyone: AuthDecision = { ok: true, user: null, access: 'write' }
+
+/// The HTTP API's authorizer. A token lists only the loaded rooms its patterns grant, each
+/// name matched on its own (a pattern such as `*/**` grants some rooms, not the list). A
+/// hook is asked about the pseudo-room `**` and its answer covers every room; without auth
+/// everyone sees everything.
+export function apiAuthorizer(options: { authenticate?: Authenticate; key: VerifyKey | null }): ApiAuthorizer {
+  const { authenticate, key } = options
+  if (authenticate) {
+    return {
+      room: authenticate,
+      list: async (request) => everyRoom(await authenticate(request, '**')),
+    }
+  }
+  if (!key) return { room: () => everyone, list: async () => everyRoom(everyone) }
+  return {
+    room: (request, room) => verifyToken(apiTokenOf(request), room, key),
+    async list(request) {
+      const grant = await verifyTokenClaims(apiTokenOf(request), key)
+      if (!grant.ok) return grant
+      return { ok: true, user: grant.user, sees: (room) => grantsRoom(grant.rooms, room) }
+    },
+  }
+}
+
+// A decision about every room, as a list decision.
+function everyRoom(decision: AuthDecision): ListDecision {
+  return decision.ok ? { ok: true, user: decision.user, sees: () => true } : decision
 }

@@ -21,6 +21,8 @@ export const CloseCode = {
   Unauthorized: 4401,
   /// The token does not grant this room.
   Forbidden: 4403,
+  /// A message did not arrive whole within `messageTimeoutMs` of its first byte.
+  MessageTimeout: 4408,
   /// Too many messages per second.
   RateLimited: 4429,
 } as const

@@ -3,11 +3,11 @@
 // bytes, and the mapping of errors to close codes.
 import type { WebSocket } from 'ws'
 import { CloseCode } from './closeCodes.js'
-import { feedDirectly } from './directFeed.js'
+import { feedDirectly, incompleteBytes } from './directFeed.js'
 import { backlog, frameInto, smallFrameOf, writeFrames } from './frames.js'
 import { TokenBucket } from './limits.js'
 import type { Traffic } from './metrics.js'
-import { ProtocolError, decodeFrame, withoutAwareness, type Message } from './protocol.js'
+import { OverLimitError, ProtocolError, decodeFrame, withoutAwareness, type Message } from './protocol.js'
 import type { Peer, Room } from './room.js'
 
 /// Per-connection limits.
@@ -21,6 +21,19 @@ export interface ConnectionLimits {
   messageBurst: number
   /// Whether read-only connections may share awareness (cursors, names).
   readOnlyAwareness: boolean
+  /// Awareness client ids one connection may hold in its room.
+  maxAwarenessClients: number
+  /// A message must arrive whole within this long of its first byte.
+  messageTimeoutMs: number
+  /// Bytes held in unfinished messages over every connection, and their bound.
+  incomplete: IncompleteBudget
+}
+
+/// Bytes held in messages still arriving, over every connection of a server: what nobody can
+/// pin by never finishing a message (each connection is bounded by the message size alone).
+export interface IncompleteBudget {
+  held: number
+  readonly limit: number
 }
 
 /// Facts about a connection fixed at the upgrade.
@@ -80,6 +93,9 @@ export class Connection implements Peer {
   readonly readOnly: boolean
   readonly wantsAck: boolean
   readonly awarenessIds = new Set<number>()
+  get maxAwarenessIds(): number {
+    return this.limits.maxAwarenessClients
+  }
   readonly openedAt = Date.now()
   /// Time of the last frame sent, for the keepalive, to the heartbeat's precision: `send`
   /// only raises `sentSinceTick` (no clock read per frame) and the heartbeat moves this on.
@@ -104,6 +120,10 @@ export class Connection implements Peer {
   /// Set while the client is over its rate: the socket is paused until it fires.
   private throttle: NodeJS.Timeout | null = null
   private expiry: NodeJS.Timeout | null = null
+  /// Bytes of an unfinished message held for this connection (counted in the budget), and
+  /// since when (0: none).
+  private incomplete = 0
+  private incompleteSince = 0
 
   constructor(
     readonly ws: WebSocket,
@@ -125,7 +145,40 @@ export class Connection implements Peer {
     ;(ws as OwnedSocket)[OWNER] = this
     ws.on('message', Connection.onSocketMessage)
     ws.on('pong', Connection.onSocketPong)
-    feedDirectly(ws)
+    feedDirectly(ws, Connection.onSocketChunk)
+  }
+
+  private static onSocketChunk(ws: WebSocket): void {
+    Connection.of(ws).measureIncomplete()
+  }
+
+  /// Count what ws holds of an unfinished message against the server's budget; the
+  /// connection that would pass it is dropped.
+  private measureIncomplete(): void {
+    const held = this.closeCode === null ? incompleteBytes(this.ws) : 0
+    const budget = this.limits.incomplete
+    budget.held += held - this.incomplete
+    this.incomplete = held
+    if (held === 0) this.incompleteSince = 0
+    else if (this.incompleteSince === 0) this.incompleteSince = Date.now()
+    if (held > 0 && budget.held > budget.limit) {
+      this.drop(CloseCode.TryAgainLater, 'server busy: too many bytes held in unfinished messages')
+    }
+  }
+
+  /// Drop a connection still sending a message begun more than `messageTimeoutMs` ago
+  /// (called by the heartbeat).
+  checkIncomplete(now: number): void {
+    if (this.incompleteSince !== 0 && now - this.incompleteSince > this.limits.messageTimeoutMs) {
+      this.drop(CloseCode.MessageTimeout, 'message not completed in time')
+    }
+  }
+
+  /// Close, and free at once what ws holds of the unfinished message (a plain close keeps
+  /// reading until the peer answers, up to 30 s).
+  private drop(code: number, reason: string): void {
+    this.close(code, reason)
+    setImmediate(() => this.ws.terminate())
   }
 
   /// The connection of a socket passed to the constructor.
@@ -257,7 +310,8 @@ export class Connection implements Peer {
         }, wait)
       }
     } catch (error) {
-      if (error instanceof ProtocolError) this.close(CloseCode.Malformed, `malformed message: ${error.message}`)
+      if (error instanceof OverLimitError) this.close(CloseCode.TryAgainLater, error.message)
+      else if (error instanceof ProtocolError) this.close(CloseCode.Malformed, `malformed message: ${error.message}`)
       else this.close(CloseCode.InternalError, 'internal error')
     }
   }
@@ -278,6 +332,9 @@ export class Connection implements Peer {
   }
 
   private leaveRoom(): void {
+    this.limits.incomplete.held -= this.incomplete
+    this.incomplete = 0
+    this.incompleteSince = 0
     this.queue = []
     this.queuedBytes = 0
     if (this.throttle) clearTimeout(this.throttle)

@@ -11,7 +11,13 @@ import type { Socket } from 'node:net'
 import type { Writable } from 'node:stream'
 import type { WebSocket } from 'ws'
 
-type Parser = Writable & { _write(chunk: Buffer, encoding: null, done: (error?: Error | null) => void): void }
+type Parser = Writable & {
+  _write(chunk: Buffer, encoding: null, done: (error?: Error | null) => void): void
+  /// Bytes received and not yet parsed into a whole frame.
+  _bufferedBytes?: number
+  /// Payload bytes of a fragmented message's frames received so far.
+  _totalPayloadLength?: number
+}
 
 /// What this module needs of an open ws WebSocket (ws 8 keeps them as `_socket`, `_receiver`).
 interface Internals {
@@ -19,9 +25,17 @@ interface Internals {
   _receiver?: Parser
 }
 
-/// Read an open WebSocket's socket straight into ws's parser. Returns false, changing
-/// nothing, where ws is not as expected (then ws reads it its own way).
-export function feedDirectly(ws: WebSocket): boolean {
+/// Bytes ws holds for `ws` in a message that has not arrived whole (a frame still coming in,
+/// the fragments of an unfinished message); 0 where ws is not as expected.
+export function incompleteBytes(ws: WebSocket): number {
+  const parser = (ws as unknown as Internals)._receiver
+  return (parser?._bufferedBytes ?? 0) + (parser?._totalPayloadLength ?? 0)
+}
+
+/// Read an open WebSocket's socket straight into ws's parser, calling `afterChunk` (one
+/// function for every socket, not a closure per connection) after each chunk. Returns false,
+/// changing nothing, where ws is not as expected (then ws reads it its own way).
+export function feedDirectly(ws: WebSocket, afterChunk: (ws: WebSocket) => void = () => undefined): boolean {
   const { _socket: socket, _receiver: parser } = ws as unknown as Internals
   if (!socket || !parser || typeof parser._write !== 'function') return false
   const listeners = socket.listeners('data')
@@ -31,7 +45,10 @@ export function feedDirectly(ws: WebSocket): boolean {
     socket.removeListener('data', onData)
     parser.destroy(error)
   }
-  const onData = (chunk: Buffer): void => parser._write(chunk, null, parsed)
+  const onData = (chunk: Buffer): void => {
+    parser._write(chunk, null, parsed)
+    afterChunk(ws)
+  }
   socket.removeListener('data', listeners[0] as (chunk: Buffer) => void)
   socket.on('data', onData)
   return true

@@ -25,6 +25,8 @@ export function startHeartbeat(connections: ReadonlySet<Connection>, options: He
     if (ping) lastPing = now
     for (const conn of connections) {
       if (!conn.open) continue
+      conn.checkIncomplete(now)
+      if (!conn.open) continue
       if (ping) {
         if (!conn.alive) {
           conn.ws.terminate()

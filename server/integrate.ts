@@ -8,9 +8,16 @@ export type Integration =
   /// `changed`: the update brought structs or deletions the document lacked (integrated, or
   /// held pending for missing dependencies).
   | { refused: false; changed: boolean }
-  /// Yjs refused the update. `partial` is what it integrated before failing (to be relayed
-  /// and stored like any change), or null if nothing.
-  | { refused: true; error: Error; partial: Uint8Array | null }
+  /// Yjs refused the update, or it would have left more pending than the room allows
+  /// (`overLimit`). `partial` is what it integrated before failing (to be relayed and stored
+  /// like any change), or null if nothing.
+  | { refused: true; error: Error; overLimit: boolean; partial: Uint8Array | null }
+
+/// Bytes a document holds pending: updates whose dependencies have not arrived.
+export function pendingBytes(doc: Y.Doc): number {
+  const { pendingStructs, pendingDs } = doc.store
+  return (pendingStructs?.update.length ?? 0) + (pendingDs?.length ?? 0)
+}
 
 /// Whether the items `clock .. clock + length` of `client` are all in the document and deleted.
 function allDeleted(store: Y.Doc['store'], client: number, clock: number, length: number): boolean {
@@ -46,7 +53,9 @@ export class Integrator {
   /// The state before the first transaction of the update being applied.
   private changedSince: Map<number, number> | null = null
 
-  constructor(private readonly doc: Y.Doc) {
+  /// `maxPending`: bytes of pending updates the document may hold. Yjs merges what is pending
+  /// with every later update until it integrates, so each update costs what is pending.
+  constructor(private readonly doc: Y.Doc, private readonly maxPending = Infinity) {
     doc.on('afterTransaction', (tr: Y.Transaction) => {
       this.changedSince ??= tr.beforeState
     })
@@ -61,16 +70,21 @@ export class Integrator {
     const pending = store.pendingStructs
     const heldStructs = pending && { missing: new Map(pending.missing), update: pending.update }
     const heldDs = store.pendingDs
+    const before = pendingBytes(this.doc)
+    let error: Error | null = null
     try {
       Y.applyUpdate(this.doc, update, origin)
-    } catch (error) {
-      // What a refused update left pending is not in the document and may not even encode
-      // again (a varint past 2^53): drop it, so that joiners can still be sent the state.
-      store.pendingStructs = heldStructs
-      store.pendingDs = heldDs
-      return { refused: true, error: error as Error, partial: this.partial() }
+    } catch (thrown) {
+      error = thrown as Error
     }
-    return { refused: false, changed: true }
+    const overLimit = error === null && pendingBytes(this.doc) > Math.max(before, this.maxPending)
+    if (overLimit) error = new Error(`updates waiting for missing dependencies passed ${this.maxPending} bytes`)
+    if (error === null) return { refused: false, changed: true }
+    // What a refused update left pending is not in the document and may not even encode
+    // again (a varint past 2^53): drop it, so that joiners can still be sent the state.
+    store.pendingStructs = heldStructs
+    store.pendingDs = heldDs
+    return { refused: true, error, overLimit, partial: this.partial() }
   }
 
   /// Yjs integrates an update's structs before it reads the delete set, and keeps what it

@@ -78,6 +78,14 @@ export function encodeAwarenessEntries(entries: Iterable<[number, PresenceEntry]
   return out
 }
 
+/// Whether an entry at `clock` replaces `current`. y-protocols counts an unknown client as
+/// clock 0, so its peers ignore a first state at clock 0; so do we, or joiners would be sent
+/// states no peer shows. A removal at the same clock removes a state.
+function accepts(current: PresenceEntry | undefined, clock: number, removal: boolean): boolean {
+  const currentClock = current ? current.clock : 0
+  return currentClock < clock || (currentClock === clock && removal && current?.state != null)
+}
+
 /// The awareness states of one room.
 export class Presence {
   /// Current entries by client id; removed clients keep their clock so stale updates lose.
@@ -87,8 +95,9 @@ export class Presence {
   /// gains the clients it set and loses those it removed. Throws `ProtocolError`, changing
   /// nothing, on a malformed update. Reads the update twice (check, then apply) rather than
   /// building a list of its entries: one cursor move is one entry, and arrives often.
-  apply(update: Uint8Array, ids?: Set<number>): void {
+  apply(update: Uint8Array, ids?: Set<number>, maxIds = Infinity): void {
     checkAwareness(update)
+    if (ids) this.checkOwned(update, ids, maxIds)
     const reader = new Reader(update)
     const count = reader.uint()
     for (let i = 0; i < count; i++) {
@@ -96,19 +105,33 @@ export class Presence {
       const clock = reader.uint()
       const json = reader.bytesField()
       const current = this.entries.get(client)
-      // y-protocols counts an unknown client as clock 0, so its peers ignore a first state at
-      // clock 0; so do we, or joiners would be sent states no peer shows.
-      const currentClock = current ? current.clock : 0
       const removal = isNull(json)
-      const accept = currentClock < clock || (currentClock === clock && removal && current?.state != null)
-      if (!accept) continue
+      if (!accepts(current, clock, removal)) continue
       const state = removal ? null : copyOf(json)
       if (current) {
         current.clock = clock
         current.state = state
       } else this.entries.set(client, { clock, state })
-      if (state === null) ids?.delete(client)
-      else ids?.add(client)
+      // The sender owns what it set or removed (a removal keeps the clock, as y-protocols
+      // does, so that a stale state loses): its entries go when it leaves.
+      ids?.add(client)
+    }
+  }
+
+  /// Throw, before anything is applied, if `update` would give its sender (owning `ids`)
+  /// more than `maxIds` client ids.
+  private checkOwned(update: Uint8Array, ids: Set<number>, maxIds: number): void {
+    const reader = new Reader(update)
+    let owned = ids.size
+    for (let i = reader.uint(); i > 0; i--) {
+      const client = reader.uint()
+      const clock = reader.uint()
+      const json = reader.bytesField()
+      // Only what is accepted counts: a stock client echoes every state it hears (a joiner
+      // echoes the whole room's), at the clock the room has.
+      if (!ids.has(client) && accepts(this.entries.get(client), clock, isNull(json)) && ++owned > maxIds) {
+        throw new ProtocolError(`awareness for more than ${maxIds} clients from one connection`)
+      }
     }
   }
 
@@ -121,10 +144,9 @@ export class Presence {
     const removed: Array<[number, PresenceEntry]> = []
     for (const client of clients) {
       const current = this.entries.get(client)
-      if (!current || current.state === null) continue
-      const entry = { clock: current.clock, state: null }
-      removed.push([client, entry])
-      this.entries.delete(client)
+      if (!current) continue
+      this.entries.delete(client) // a removed client's clock goes too: its owner left
+      if (current.state !== null) removed.push([client, { clock: current.clock, state: null }])
     }
     return removed.length ? encodeAwarenessEntries(removed) : null
   }

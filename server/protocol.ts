@@ -31,6 +31,12 @@ export class ProtocolError extends Error {
   override name = 'ProtocolError'
 }
 
+/// Thrown for input the server could take only by passing one of its limits; the connection
+/// is closed with `CloseCode.TryAgainLater` (a client reconnects and syncs afresh).
+export class OverLimitError extends ProtocolError {
+  override name = 'OverLimitError'
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 const utf8Encoder = new TextEncoder()
 

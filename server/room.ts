@@ -5,12 +5,12 @@ import * as Y from 'yjs'
 import { CloseCode } from './closeCodes.js'
 import { Presence } from './presence.js'
 import {
-  ProtocolError, decodeFrame, encodeAuthDenied, encodeAwareness, encodeSyncStep1,
+  OverLimitError, ProtocolError, Reader, decodeFrame, encodeAuthDenied, encodeAwareness, encodeSyncStep1,
   encodeSyncStep2, type Message,
 } from './protocol.js'
 import { HeldBack } from './heldBack.js'
 import { settleSoon, type Settling } from './settleQueue.js'
-import { Integrator } from './integrate.js'
+import { Integrator, type Integration } from './integrate.js'
 import { StateCache } from './stateCache.js'
 import { TurnOutbox, broadcast } from './turnOutbox.js'
 import type { Stored } from './writeBatcher.js'
@@ -24,6 +24,8 @@ export interface Peer {
   readonly wantsAck: boolean
   /// Awareness client ids this peer announced; removed when it leaves.
   readonly awarenessIds: Set<number>
+  /// Most awareness client ids it may hold (see `Presence.apply`).
+  readonly maxAwarenessIds?: number
   /// Send one encoded message. Must not throw.
   send(frame: Uint8Array): void
   /// Close the peer's connection.
@@ -58,6 +60,8 @@ interface PeerState {
 
 /// An update with no structs and no deletions (what an empty document sends in step 2).
 const NO_CHANGE = Uint8Array.of(0, 0)
+/// Clients a sync step 1's state vector may name beyond those the room's document has.
+const UNKNOWN_CLIENTS = 1000
 
 /// A room's live state.
 export class Room implements Settling {
@@ -67,7 +71,7 @@ export class Room implements Settling {
   /// Incremented on every applied update; keys the state cache.
   private revision = 0
   private readonly cache = new StateCache(this.ydoc)
-  private readonly integrator = new Integrator(this.ydoc)
+  private readonly integrator: Integrator
   /// Plain updates already relayed and stored, not yet integrated into the document.
   private readonly held = new HeldBack<Origin>(this.ydoc)
 
@@ -76,17 +80,23 @@ export class Room implements Settling {
 
   /// Set while stored updates are loaded (nothing is sent or stored then).
   private restoring = false
+  /// While an update is integrated at once: what the document's transaction integrated.
+  private integrated: Uint8Array[] | null = null
 
-  constructor(readonly name: string, private readonly hooks: RoomHooks) {
+  /// `maxPendingBytes`: see `Integrator`.
+  constructor(readonly name: string, private readonly hooks: RoomHooks, maxPendingBytes = Infinity) {
     this.outbox = new TurnOutbox(this, hooks)
+    this.integrator = new Integrator(this.ydoc, maxPendingBytes)
     // Yjs changes a document by itself when it integrates remote edits of formatted text: it
     // deletes formatting marks that no longer apply, in a local transaction of its own. That
     // change is the room's: every peer gets it (the edit's author did not make it), and it is
     // stored, or the author, the store and the room would hold different documents.
     this.ydoc.on('update', (update: Uint8Array, _origin: unknown, _doc: Y.Doc, tr: Y.Transaction) => {
-      if (!tr.local || this.restoring) return
-      this.revision++
-      this.outbox.update('server', update)
+      if (this.restoring) return
+      if (tr.local) {
+        this.revision++
+        this.outbox.update('server', update)
+      } else if (this.integrated !== null) this.integrated.push(update)
     })
   }
 
@@ -161,7 +171,7 @@ export class Room implements Settling {
         this.apply(message.update, peer, message.type === 'update')
         return
       case 'awareness': {
-        this.presence.apply(message.update, peer.awarenessIds)
+        this.presence.apply(message.update, peer.awarenessIds, peer.maxAwarenessIds)
         // The received bytes are already an encoded awareness message: relay them as they are.
         this.outbox.awarenessFrom(peer, message.raw)
         this.hooks.publish?.(this.name, 'awareness', message.update)
@@ -202,17 +212,32 @@ export class Room implements Settling {
     }
     this.settle()
     const start = performance.now()
-    const result = this.integrator.apply(update, origin)
+    const pendingBefore = pendingStructs !== null || pendingDs !== null
+    const integrated: Uint8Array[] = (this.integrated = [])
+    let result: Integration
+    try {
+      result = this.integrator.apply(update, origin)
+    } finally {
+      this.integrated = null
+    }
     if (result.refused) {
       this.revision++ // what Yjs integrated before refusing it stays, and is relayed and stored
       if (result.partial) this.outbox.update(origin, result.partial)
+      if (result.overLimit) throw new OverLimitError(result.error.message)
       throw new ProtocolError(`invalid Yjs update: ${result.error.message}`)
     }
     this.hooks.applied?.((performance.now() - start) / 1000)
     // An update that changed nothing (a reconnecting client's step 2 repeats its whole delete
     // set) is neither relayed nor stored again; it still counts for the sender's ack.
-    if (result.changed) this.revision++
-    this.outbox.update(origin, result.changed ? update : NO_CHANGE)
+    if (!result.changed) return this.outbox.update(origin, NO_CHANGE)
+    this.revision++
+    // Where something waits for missing dependencies (before or after), peers are sent what
+    // the document integrated, as the y-websocket server sends them: the rest would wait in
+    // every client too, and what arrives later integrates it. Storage and other instances
+    // get the update as received, so an acknowledged update is stored whole.
+    const { pendingStructs: after, pendingDs: afterDs } = this.ydoc.store
+    const waits = pendingBefore || after !== null || afterDs !== null
+    this.outbox.update(origin, update, waits ? (integrated.length === 1 ? integrated[0] : integrated.length ? Y.mergeUpdates(integrated) : null) : update)
   }
 
   /// Integrate the held plain updates. Should Yjs refuse one after all, its sender is closed
@@ -242,6 +267,13 @@ export class Room implements Settling {
   private syncReply(stateVector: Uint8Array): Uint8Array {
     this.settle()
     if (stateVector.length === 1 && stateVector[0] === 0) return this.cache.fullState(this.revision)
+    // Yjs reads every entry into a map: a state vector naming millions of clients the room
+    // never saw would cost that much for nothing. A client names the room's clients and, at
+    // most, the few whose edits it has and the room lacks.
+    const known = this.ydoc.store.clients.size
+    if (new Reader(stateVector).uint() > known + UNKNOWN_CLIENTS) {
+      throw new ProtocolError(`state vector names more clients than the document has (${known}) by over ${UNKNOWN_CLIENTS}`)
+    }
     let diff: Uint8Array
     try {
       diff = Y.encodeStateAsUpdate(this.ydoc, stateVector)

@@ -35,6 +35,8 @@ export interface RoomsOptions {
   /// A deterministic update (see storage/seed.ts) applied to, and stored in, every room that
   /// loads empty.
   seed?: Uint8Array
+  /// Bytes of updates with missing dependencies a room holds (see `Room`); default no limit.
+  maxPendingBytes?: number
 }
 
 /// What the registry reports for metrics (times in seconds).
@@ -177,7 +179,7 @@ export class Rooms {
     entry.stored = updates.length
     entry.logCount = Math.max(0, updates.length - 1)
     for (let i = 1; i < updates.length; i++) entry.logBytes += updates[i].length
-    const room = new Room(name, this.hooks)
+    const room = new Room(name, this.hooks, this.options.maxPendingBytes)
     const seed = updates.length === 0 ? this.options.seed : undefined
     try {
       room.restore(seed ? [seed] : updates)

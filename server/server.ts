@@ -9,7 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { admission, type Admitted } from './admission.js'
 import { createApi } from './api.js'
 import {
-  authenticator, chooseSubprotocol, publicKeyFile, secretKey, tokenOf, verifyToken,
+  apiAuthorizer, authenticator, chooseSubprotocol, publicKeyFile, secretKey,
   type Authenticate,
 } from './auth.js'
 import { CloseCode } from './closeCodes.js'
@@ -17,7 +17,7 @@ import { createRedisCluster, type RedisCluster } from './cluster/redis.js'
 import { ConfigError, defaultConfig, type Config } from './config.js'
 import { Connection } from './connection.js'
 import { startHeartbeat } from './heartbeat.js'
-import { SlotCounter } from './limits.js'
+import { clientIp, RateLimiter, SlotCounter } from './limits.js'
 import { createLogger, type Logger } from './log.js'
 import { createMetrics, timedStorage, type Metrics } from './metrics.js'
 import { createReadiness, type Readiness, type ReadinessCheck } from './readiness.js'
@@ -65,9 +65,6 @@ export interface ConcordServer {
   close(): Promise<void>
 }
 
-/// A room name only a token granting `**` matches (no realistic pattern has 300 segments).
-const EVERY_ROOM_PROBE = Array.from({ length: 300 }, () => '\u0000').join('/')
-
 /// Read the file an option names; a missing or unusable file is a configuration error.
 function fromFile<T>(option: string, path: string, read: (path: string) => T): T {
   try {
@@ -105,6 +102,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     publish: cluster?.publish,
     cluster: cluster ?? undefined,
     commitDelayMs: config.commitDelayMs,
+    maxPendingBytes: config.maxPendingBytes,
     compactAfterUpdates: config.compactAfterUpdates,
     compactAfterBytes: config.compactAfterBytes,
     log: (message, error) => log.error({ err: error }, message),
@@ -125,16 +123,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   const key = config.authPublicKey ? fromFile('auth-public-key', config.authPublicKey, publicKeyFile) : config.authSecret ? secretKey(config.authSecret) : null
   const authenticate = authenticator({ authenticate: options.authenticate, key })
   // The HTTP API asks the same question with the token in `Authorization: Bearer …` (or
-  // ?token=). The room list is a question about every room: the pseudo-room `**` for a hook;
-  // for tokens, a name of 300 segments that only a `**` grant covers.
+  // ?token=); the room list shows each caller the rooms it is granted (see `apiAuthorizer`).
   const api = createApi({
     rooms,
-    authorize(req, room) {
-      if (options.authenticate) return options.authenticate(req, room ?? '**')
-      if (!key) return authenticate(req, room ?? '**')
-      const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')
-      return verifyToken(bearer ? bearer[1] : tokenOf(req), room ?? EVERY_ROOM_PROBE, key)
-    },
+    storage,
+    authorize: apiAuthorizer({ authenticate: options.authenticate, key }),
+    allowedOrigins: config.allowedOrigins,
+    rate: new RateLimiter(config.apiRequestsPerSecond, config.apiRequestBurst),
     textName: config.textName,
     maxBodyBytes: config.maxMessageBytes,
     maxRooms: config.maxRooms,
@@ -143,6 +138,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     log,
   })
   if ((config.tlsCert === null) !== (config.tlsKey === null)) throw new ConfigError('--tls-cert and --tls-key go together')
+  const connectionLimits = { ...config, incomplete: { held: 0, limit: config.maxIncompleteBytes } }
   const perIp = new SlotCounter(config.maxConnectionsPerIp)
   const perRoom = new SlotCounter(config.maxConnectionsPerRoom)
 
@@ -156,12 +152,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   const handleRequest = routes({
     startedAt, rooms, connections, readiness, metrics: config.metrics ? metrics : null, api: config.api ? api : null,
     editor: config.editor ? staticHandler(config.publicDir ?? defaultEditorDir()) : null,
+    clientIp: (req) => clientIp(req, config.trustProxy),
+    perIp: new SlotCounter(config.maxHttpRequestsPerIp),
     closing: () => closing,
     log,
   })
+  // A request must arrive whole (headers and body) within --request-timeout-ms, not Node's
+  // 300 s; Node then answers 408 and closes. It checks every so often: a tenth of the limit.
+  const timeouts = {
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: config.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.round(config.requestTimeoutMs / 10))),
+  }
   const server = config.tlsCert && config.tlsKey
-    ? https.createServer({ cert: fromFile('tls-cert', config.tlsCert, readFileSync), key: fromFile('tls-key', config.tlsKey, readFileSync) }, handleRequest)
-    : http.createServer(handleRequest)
+    ? https.createServer({ cert: fromFile('tls-cert', config.tlsCert, readFileSync), key: fromFile('tls-key', config.tlsKey, readFileSync), ...timeouts }, handleRequest)
+    : http.createServer(timeouts, handleRequest)
   const stopHeartbeat = startHeartbeat(connections, config)
 
   server.on('upgrade', admission({
@@ -204,7 +209,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
         ip,
         expiresAt: decision.expiresAt ?? null,
       },
-      config,
+      connectionLimits,
       config.metrics ? metrics.traffic : undefined,
     )
     connections.add(conn)

@@ -12,6 +12,13 @@ export function broadcast(peers: Iterable<Peer>, frame: Uint8Array, except: Peer
   for (const peer of peers) if (peer !== except) peer.send(frame)
 }
 
+/// The updates as one (merged when several), leaving out empty ones (a client with nothing to
+/// add answers sync step 1 with an empty update); null when nothing is left.
+function joined(updates: ReadonlyArray<Uint8Array | null>): Uint8Array | null {
+  const useful = updates.filter((u): u is Uint8Array => u !== null && !isEmptyUpdate(u))
+  return useful.length === 0 ? null : useful.length === 1 ? useful[0] : Y.mergeUpdates(useful)
+}
+
 /// Outboxes with something to send at the end of this turn.
 let dirty: TurnOutbox[] = []
 
@@ -26,6 +33,8 @@ export class TurnOutbox {
   /// Updates of this turn, in order, and their origins.
   private origins: Origin[] = []
   private updates: Uint8Array[] = []
+  /// What peers are sent of each update (null: nothing).
+  private relays: Array<Uint8Array | null> = []
   private awareness: Array<{ origin: Peer; message: Uint8Array }> = []
   private scheduled = false
   /// Set when the room is destroyed: nothing is sent any more.
@@ -38,10 +47,12 @@ export class TurnOutbox {
     return this.origins.length === 0 && this.awareness.length === 0
   }
 
-  /// Relay, store and publish `update` at the end of this turn.
-  update(origin: Origin, update: Uint8Array): void {
+  /// Store and publish `update` at the end of this turn, and send peers `relay` (what the
+  /// room's document integrated of it, where that differs).
+  update(origin: Origin, update: Uint8Array, relay: Uint8Array | null = update): void {
     this.origins.push(origin)
     this.updates.push(update)
+    this.relays.push(relay)
     this.schedule()
   }
 
@@ -62,21 +73,22 @@ export class TurnOutbox {
   flush(): void {
     this.scheduled = false
     if (this.closed) return
-    const { origins, updates, awareness } = this
+    const { origins, updates, relays, awareness } = this
     if (origins.length > 0) {
       this.origins = []
       this.updates = []
+      this.relays = []
       let oneOrigin = true
       for (let i = 1; i < origins.length && oneOrigin; i++) oneOrigin = origins[i] === origins[0]
-      if (oneOrigin) this.deliver(origins[0], updates) // the usual turn: one typist
+      if (oneOrigin) this.deliver(origins[0], updates, relays) // the usual turn: one typist
       else {
-        const byOrigin = new Map<Origin, Uint8Array[]>()
+        const byOrigin = new Map<Origin, [Uint8Array[], Array<Uint8Array | null>]>()
         for (let i = 0; i < origins.length; i++) {
-          const list = byOrigin.get(origins[i])
-          if (list) list.push(updates[i])
-          else byOrigin.set(origins[i], [updates[i]])
+          const lists = byOrigin.get(origins[i])
+          if (lists) { lists[0].push(updates[i]); lists[1].push(relays[i]) }
+          else byOrigin.set(origins[i], [[updates[i]], [relays[i]]])
         }
-        for (const [origin, list] of byOrigin) this.deliver(origin, list)
+        for (const [origin, [stored, relayed]] of byOrigin) this.deliver(origin, stored, relayed)
       }
     }
     if (awareness.length === 0) return
@@ -88,14 +100,12 @@ export class TurnOutbox {
 
   /// Relay one origin's updates of this turn as one merged update, publish and store it, and
   /// acknowledge it to the origin once stored.
-  private deliver(origin: Origin, updates: Uint8Array[]): void {
+  private deliver(origin: Origin, updates: Uint8Array[], relays: Array<Uint8Array | null>): void {
     const { room, hooks } = this
-    // A client with nothing to add answers sync step 1 with an empty update: relay nothing.
-    let merged: Uint8Array | null = null
-    let useful = 0
-    for (const update of updates) if (!isEmptyUpdate(update)) { merged = update; useful++ }
-    if (useful > 1) merged = Y.mergeUpdates(updates.filter((u) => !isEmptyUpdate(u)))
-    if (merged) broadcast(room.peers.keys(), encodeUpdate(merged), typeof origin === 'object' ? origin : null)
+    const merged = joined(updates)
+    // Peers are usually sent what is stored; not where the document holds part of it pending.
+    const sent = relays.every((r, i) => r === updates[i]) ? merged : joined(relays)
+    if (sent) broadcast(room.peers.keys(), encodeUpdate(sent), typeof origin === 'object' ? origin : null)
     if (origin === 'cluster') return // stored and acknowledged by the instance it came from
     if (merged) hooks.publish?.(room.name, 'update', merged)
     const count = typeof origin === 'object' && origin.wantsAck ? room.peers.get(origin)?.received : undefined

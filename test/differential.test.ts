@@ -4,7 +4,7 @@
 // of order, through a live server that restarts or is killed. At the end the server's
 // document, every client, a later joiner and the stored document must equal plain Yjs having
 // applied the same updates, with nothing pending anywhere.
-// FUZZ_SEED=<n> replays a run; DIFF_STEPS=<n> makes runs longer (a soak: DIFF_STEPS=20000).
+// FUZZ_SEED=<n> replays a run; DIFF_STEPS=<n> makes runs longer (`npm run soak:diff`).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +22,8 @@ import { YjsPeer, docOf, onlyRemovesFormatting, serverDoc } from './yjsPeer.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261207)
 const STEPS = Number(process.env.DIFF_STEPS ?? 1500)
+/// Long runs (a soak) need more than the suite's default time limit.
+const TIME_LIMIT = 60_000 + STEPS * 40
 const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres'
 const pgDatabase = `concord_diff_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
 const dir = mkdtempSync(join(tmpdir(), 'concord-diff-'))
@@ -183,16 +185,16 @@ group('differential fuzz: server, clients, joiner and store equal plain Yjs', ()
   test('memory store, in-process restarts', async () => {
     const target = await inProcess(memoryStorage())
     expect(await run(target, SEED, STEPS, [{ at: Math.floor(STEPS / 2), kill: false }])).toEqual([])
-  })
+  }, TIME_LIMIT)
 
   test('SQLite, the real process: SIGKILL and SIGTERM midway', async () => {
     const target = await spawned(`sqlite:${join(dir, 'diff.db')}`)
     const at = (f: number) => Math.floor(STEPS * f)
     expect(await run(target, SEED + 1, STEPS, [{ at: at(0.3), kill: true }, { at: at(0.7), kill: false }])).toEqual([])
-  })
+  }, TIME_LIMIT)
 
   test('PostgreSQL, the real process: SIGKILL midway', async () => {
     const target = await spawned(`postgres://postgres@127.0.0.1:5432/${pgDatabase}`)
     expect(await run(target, SEED + 2, STEPS, [{ at: Math.floor(STEPS / 2), kill: true }])).toEqual([])
-  })
+  }, TIME_LIMIT)
 })

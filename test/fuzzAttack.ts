@@ -84,7 +84,7 @@ function validFrame(): Uint8Array {
 /// A frame that breaks the protocol in one specific way; `fatal` when no server may accept it
 /// (mutations and random bytes sometimes still decode).
 function brokenFrame(): { frame: Uint8Array | string; fatal: boolean } {
-  switch (int(12)) {
+  switch (int(16)) {
     case 0: return { frame: pick([Uint8Array.of(0x80), Uint8Array.of(0, 0x80, 0x80), Uint8Array.of(1, 0xff, 0xff), bytes(1).map(() => 0xff)]), fatal: true } // truncated varints
     case 1: return { frame: concat(Uint8Array.of(0, 2), Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f), bytes(int(8))), fatal: true } // huge length prefix
     case 2: return { frame: concat(Uint8Array.of(1), Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), bytes(4)), fatal: true } // huge, beyond 2^49
@@ -96,6 +96,10 @@ function brokenFrame(): { frame: Uint8Array | string; fatal: boolean } {
     case 8: return { frame: encodeUpdate(mutate(pick([FULL, FULL_V2, pick(CORPUS)]))), fatal: false } // garbage Yjs inside valid framing
     case 9: return { frame: pick(['hello', '{"type":"sync"}', '']), fatal: true } // text frames
     case 10: { const big = int(3) === 0; return { frame: big ? bytes(MAX_MESSAGE + 1 + int(1000)) : mutate(validFrame()), fatal: big } }
+    case 12: return { frame: awarenessMessage(Array.from({ length: 65 + int(200) }, (_, i) => awarenessEntry(1_000_000 + i, 1 + int(5), utf8('{}')))), fatal: true } // one connection announcing too many clients
+    case 13: return { frame: concat(Uint8Array.of(0, 0), varBytes(concat(varUint(5000), ...Array.from({ length: 5000 }, (_, i) => concat(varUint(7_000_000 + i), varUint(1)))))), fatal: true } // a state vector naming clients the room never had
+    case 14: return { frame: encodeUpdate(concat(Uint8Array.of(2, 1), varUint(900 + int(99)), Uint8Array.of(0, 4, 1), varBytes(utf8('t')), varBytes(utf8('ab')), Uint8Array.of(0), varUint(900 + int(99)), Uint8Array.of(0, 0))), fatal: false } // a client twice (fatal when both blocks name the same one)
+    case 15: return { frame: encodeUpdate(concat(Uint8Array.of(1, 1), varUint(901), varUint(2 ** 53 - 2), Uint8Array.of(4, 1), varBytes(utf8('t')), varBytes(utf8('abc')), Uint8Array.of(0))), fatal: true } // clocks past 2^53
     default: { const empty = int(2) === 0; return { frame: empty ? new Uint8Array(0) : bytes(1 + int(64)), fatal: empty } } // empty or random
   }
 }

@@ -224,7 +224,7 @@ describe('nothing new, nothing relayed', () => {
     expect((await store.load('again')).length).toBe(storedBefore + 1)
   })
 
-  test('an update whose dependencies are missing is still relayed and stored', async () => {
+  test('an update whose dependencies are missing is stored at once and relayed once the room can integrate it', async () => {
     const store = memoryStorage()
     server = await startServer({ store })
     const sender = await join('pending')
@@ -234,11 +234,16 @@ describe('nothing new, nothing relayed', () => {
     source.on('update', (u: Uint8Array) => updates.push(u))
     source.getText('t').insert(0, 'first')
     source.getText('t').insert(5, ' second')
-    // Send the second update before the first: the server holds it pending, yet relays it.
+    // Send the second update before the first: the server holds it pending and stores it,
+    // but sends peers nothing they would only hold pending too.
     sender.sendRaw(encodeUpdate(updates[1]))
-    await waitFor(() => watcher.count('update') === 1, 'the pending update to be relayed')
+    await waitFor(() => server.rooms.get('pending')?.doc.store.pendingStructs != null, 'the room to hold it pending')
+    await server.rooms.flushAll()
+    expect((await store.load('pending')).length).toBe(1)
+    expect(watcher.count('update')).toBe(0)
     sender.sendRaw(encodeUpdate(updates[0]))
     await waitFor(() => watcher.text === 'first second', 'both to apply at the watcher')
+    expect(watcher.doc.store.pendingStructs).toBeNull()
     await server.rooms.flushAll()
     expect((await store.load('pending')).length).toBe(2)
     source.destroy()
