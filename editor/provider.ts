@@ -9,7 +9,7 @@ import {
 } from 'y-protocols/awareness'
 import {
   decodeFrame, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type Message,
-} from '../server/protocol.js'
+} from '../server/protocol/messages.js'
 
 /// The part of the WebSocket API the provider uses. Browsers' `WebSocket` and the `ws`
 /// package's both fit. Handlers take `never` so either implementation's event types are

@@ -2,7 +2,7 @@
 import { execSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
-if (!existsSync('dist/server/cli.js') || !existsSync('dist/editor/index.html')) {
+if (!existsSync('dist/server/cli/main.js') || !existsSync('dist/editor/index.html')) {
   process.stderr.write('concord: building (first start)…\n')
   execSync('npm run build', { stdio: 'inherit' })
 }

@@ -2,7 +2,7 @@
 // table between the markers in README.md (test/readme.test.ts checks they agree).
 import { readFileSync, writeFileSync } from 'node:fs'
 
-const { formatOptions } = await import('../dist/server/config.js')
+const { formatOptions } = await import('../dist/server/ops/config.js')
 const table = formatOptions(true)
 if (process.argv.includes('--write')) {
   const begin = '<!-- options:begin -->'

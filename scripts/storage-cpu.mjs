@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
-import { decodeFrame, encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../dist/server/protocol.js'
+import { decodeFrame, encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../dist/server/protocol/messages.js'
 
 const CLIENTS = 20
 const ROOMS = 5

@@ -5,7 +5,7 @@ import WebSocket from 'ws'
 import * as Y from 'yjs'
 import {
   decodeFrame, encodeSyncStep1, encodeSyncStep2, encodeUpdate,
-} from '../server/protocol.js'
+} from '../server/protocol/messages.js'
 
 /// A client of one room that types into `doc.getText('t')`.
 export class AckClient {

@@ -3,7 +3,7 @@
 import { SignJWT } from 'jose'
 import { pino, type Logger } from 'pino'
 import WebSocket from 'ws'
-import type { Access } from '../server/auth.js'
+import type { Access } from '../server/auth/auth.js'
 
 export const SECRET = 'test-secret-test-secret-test-secret-0123456789'
 

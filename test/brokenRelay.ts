@@ -12,7 +12,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
 import * as Y from 'yjs'
-import { decodeFrame, encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../server/protocol.js'
+import { decodeFrame, encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../server/protocol/messages.js'
 
 export type RelayMode = 'ok' | 'drop' | 'echo' | 'forget' | 'lose'
 

@@ -7,15 +7,15 @@ import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
 import WebSocket from 'ws'
-import { optionTable } from '../server/config.js'
-import { CloseCode } from '../server/closeCodes.js'
+import { optionTable } from '../server/ops/config.js'
+import { CloseCode } from '../server/protocol/closeCodes.js'
 import { waitFor } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = fileURLToPath(new URL('../bin/concord.js', import.meta.url))
 
 beforeAll(() => {
-  if (!existsSync(new URL('../dist/server/cli.js', import.meta.url))) {
+  if (!existsSync(new URL('../dist/server/cli/main.js', import.meta.url))) {
     throw new Error('dist/ is missing: run `npm run build` before these tests')
   }
 })

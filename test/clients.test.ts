@@ -22,8 +22,8 @@
 import { afterEach, describe as suite, test, type TestContext } from 'vitest'
 import * as Y from 'yjs'
 import * as Y14 from '@y/y'
-import { describe, randomEdit, rootOf, SHAPES } from '../server/converge/shapes.js'
-import { createRandom, type Random } from '../server/converge/random.js'
+import { describe, randomEdit, rootOf, SHAPES } from '../server/cli/converge/shapes.js'
+import { createRandom, type Random } from '../server/cli/converge/random.js'
 import type { ConcordServer } from '../server/server.js'
 import { sleep, startServer, waitFor } from './helpers.js'
 import {

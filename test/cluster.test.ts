@@ -271,7 +271,7 @@ describe('instances in one process, one shared store', () => {
 // ---- real processes, real PostgreSQL -------------------------------------------------------
 
 const trace = (msg: string) => { if (process.env.CLUSTER_TRACE) process.stderr.write(`[cluster.test] ${msg}\n`) }
-const built = existsSync(fileURLToPath(new URL('../dist/server/cli.js', import.meta.url)))
+const built = existsSync(fileURLToPath(new URL('../dist/server/cli/main.js', import.meta.url)))
 const ROOMS = ['alpha', 'beta', 'gamma']
 
 interface Run {

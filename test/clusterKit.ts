@@ -12,7 +12,7 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import {
   decodeFrame, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate,
-} from '../server/protocol.js'
+} from '../server/protocol/messages.js'
 import { sleep, waitFor } from './helpers.js'
 
 /// A free TCP port on 127.0.0.1 (released before it is returned).

@@ -2,7 +2,7 @@
 // compactions spread out rather than queueing back to back.
 import { expect, test } from 'vitest'
 import * as Y from 'yjs'
-import { Rooms } from '../server/rooms.js'
+import { Rooms } from '../server/room/rooms.js'
 import { memoryStorage } from '../server/storage/memory.js'
 
 test('each room compacts somewhere between the threshold and a quarter above it', async () => {

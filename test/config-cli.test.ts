@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { beforeAll, expect, test } from 'vitest'
-import { optionTable, type OptionName } from '../server/config.js'
+import { optionTable, type OptionName } from '../server/ops/config.js'
 
 /// A bad value for each option, what the message must say about accepted values, and any
 /// other flags the case needs.
@@ -85,7 +85,7 @@ function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
 
 // Rebuilding here would race with other test files running dist/: CI builds before testing.
 beforeAll(() => {
-  if (!existsSync('dist/server/cli.js')) throw new Error('dist/ is missing: run `npm run build` before these tests')
+  if (!existsSync('dist/server/cli/main.js')) throw new Error('dist/ is missing: run `npm run build` before these tests')
 })
 
 test('every option has a bad-value case (or accepts any string)', () => {

@@ -1,6 +1,6 @@
 // The options table: defaults, environment, flags, and a clear error naming the option.
 import { describe, expect, test } from 'vitest'
-import { ConfigError, defaultConfig, formatOptions, optionTable, resolveConfig } from '../server/config.js'
+import { ConfigError, defaultConfig, formatOptions, optionTable, resolveConfig } from '../server/ops/config.js'
 
 const specs = Object.entries(optionTable)
 

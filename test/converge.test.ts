@@ -6,15 +6,15 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { afterAll, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
-import { checkRoom, docFrom } from '../server/converge/checker.js'
-import { editedRoots, SimClient } from '../server/converge/client.js'
-import type { ConvergeResult } from '../server/converge/report.js'
-import { convergeMain } from '../server/converge/main.js'
-import { parseOptions, replayCommand, UsageError } from '../server/converge/options.js'
-import { createRandom } from '../server/converge/random.js'
-import { createScript } from '../server/converge/script.js'
-import { describe as picture, randomEdit, SHAPES, type Shape } from '../server/converge/shapes.js'
-import { createToken, parseTokenArgs } from '../server/token.js'
+import { checkRoom, docFrom } from '../server/cli/converge/checker.js'
+import { editedRoots, SimClient } from '../server/cli/converge/client.js'
+import type { ConvergeResult } from '../server/cli/converge/report.js'
+import { convergeMain } from '../server/cli/converge/main.js'
+import { parseOptions, replayCommand, UsageError } from '../server/cli/converge/options.js'
+import { createRandom } from '../server/cli/converge/random.js'
+import { createScript } from '../server/cli/converge/script.js'
+import { describe as picture, randomEdit, SHAPES, type Shape } from '../server/cli/converge/shapes.js'
+import { createToken, parseTokenArgs } from '../server/auth/token.js'
 import { startBrokenRelay, type RelayMode } from './brokenRelay.js'
 import { startServer } from './helpers.js'
 
@@ -339,5 +339,5 @@ describe('every shape', () => {
 // The spawn test runs bin/concord.js, which runs dist/. Rebuilding here would race with
 // other test files running dist/: CI builds before testing.
 function ensureBuilt(): void {
-  if (!existsSync('dist/server/converge/main.js')) throw new Error('dist/ is missing: run `npm run build` before these tests')
+  if (!existsSync('dist/server/cli/converge/main.js')) throw new Error('dist/ is missing: run `npm run build` before these tests')
 }

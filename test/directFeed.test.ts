@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { afterEach, expect, test } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
-import { feedDirectly } from '../server/directFeed.js'
+import { feedDirectly } from '../server/net/directFeed.js'
 
 let wss: WebSocketServer | null = null
 afterEach(async () => {

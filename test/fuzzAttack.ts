@@ -5,7 +5,7 @@ import WebSocket from 'ws'
 import * as Y from 'yjs'
 import {
   encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, uintSize, writeUint,
-} from '../server/protocol.js'
+} from '../server/protocol/messages.js'
 import { mulberry32 as prng } from './random.js'
 
 /// Largest message the fuzzed server accepts; bigger frames must close with 1009.

@@ -7,7 +7,7 @@ import { createServer, type ConcordServer, type ServerOptions } from '../server/
 import type { Storage } from '../server/storage/types.js'
 import {
   decodeFrame, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type Message,
-} from '../server/protocol.js'
+} from '../server/protocol/messages.js'
 
 /// The updates `doc` emits while `edit` runs.
 export function updatesOf(doc: Y.Doc, edit: (doc: Y.Doc) => void): Uint8Array[] {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
-import { KEEPALIVE_FRAME } from '../server/protocol.js'
+import { KEEPALIVE_FRAME } from '../server/protocol/messages.js'
 import type { ConcordServer } from '../server/server.js'
 import { sleep, startServer, TestClient, waitFor } from './helpers.js'
 

@@ -2,7 +2,7 @@
 // bytes: a state the server lets through reaches every peer of the room, and one it refuses
 // closes its sender.
 import { expect, it } from 'vitest'
-import { isJson } from '../server/jsonCheck.js'
+import { isJson } from '../server/protocol/jsonCheck.js'
 import { seededInt } from './random.js'
 
 const encoder = new TextEncoder()

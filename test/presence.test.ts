@@ -3,8 +3,8 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { Presence, decodeAwareness, encodeAwarenessEntries } from '../server/presence.js'
-import { ProtocolError } from '../server/protocol.js'
+import { Presence, decodeAwareness, encodeAwarenessEntries } from '../server/room/presence.js'
+import { ProtocolError } from '../server/protocol/messages.js'
 import { seededInt as seeded } from './random.js'
 
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value))

@@ -10,7 +10,7 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import {
   KEEPALIVE_FRAME, ProtocolError, decodeFrame, encodeAck, encodeAuthDenied, encodeAwareness,
   encodeQueryAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, uintSize, writeUint,
-} from '../server/protocol.js'
+} from '../server/protocol/messages.js'
 
 /// Bytes written by a lib0 encoder.
 function lib0(write: (e: encoding.Encoder) => void): Uint8Array {

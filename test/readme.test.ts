@@ -2,7 +2,7 @@
 // same table as `concord --help`, so a new or changed option fails here until documented.
 import { readFileSync } from 'node:fs'
 import { expect, test } from 'vitest'
-import { formatOptions } from '../server/config.js'
+import { formatOptions } from '../server/ops/config.js'
 
 test('README documents every option exactly as server/config.ts defines it', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')

@@ -2,7 +2,7 @@
 // before any WebSocket exists (checked with real upgrade requests).
 import http from 'node:http'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { MAX_ROOM_NAME_BYTES, parseRoomName, queryOf } from '../server/roomName.js'
+import { MAX_ROOM_NAME_BYTES, parseRoomName, queryOf } from '../server/protocol/roomName.js'
 import type { ConcordServer } from '../server/server.js'
 import { startServer, TestClient, waitFor } from './helpers.js'
 

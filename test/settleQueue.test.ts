@@ -3,8 +3,8 @@
 // all of them at once, and a batch must still never grow without bound.
 import { afterEach, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { MAX_HELD, OVERFULL } from '../server/heldBack.js'
-import { Room, type Peer } from '../server/room.js'
+import { MAX_HELD, OVERFULL } from '../server/room/heldBack.js'
+import { Room, type Peer } from '../server/room/room.js'
 import { updatesOf } from './helpers.js'
 
 const rooms: Room[] = []

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import type { ConcordServer } from '../server/server.js'
-import { route } from '../server/static.js'
+import { route } from '../server/http/static.js'
 import { startServer } from './helpers.js'
 
 let dir: string

@@ -9,8 +9,8 @@ import { WebsocketProvider as ProviderV1 } from 'y-websocket-v1'
 import { WebsocketProvider as ProviderV2 } from 'y-websocket-v2'
 import { WebsocketProvider as ProviderV3 } from 'y-websocket'
 import { WebsocketProvider as ProviderY14 } from '@y/websocket'
-import { describe, pendingIn, sameHistory, SHAPES, type Shape } from '../server/converge/shapes.js'
-import type { Random } from '../server/converge/random.js'
+import { describe, pendingIn, sameHistory, SHAPES, type Shape } from '../server/cli/converge/shapes.js'
+import type { Random } from '../server/cli/converge/random.js'
 import { sleep } from './helpers.js'
 
 /// The Yjs 13 clients: y-websocket 1.5.4, 2.1.0 and 3.1.0, all over the root `yjs` 13.6.33.

@@ -22,7 +22,7 @@ beforeAll(async () => {
   mkdirSync('test-artifacts', { recursive: true })
   dir = mkdtempSync(resolve('test-artifacts', 'token-cli-'))
   await build({
-    entryPoints: ['server/cli.ts'], bundle: true, platform: 'node', format: 'esm', target: 'node20',
+    entryPoints: ['server/cli/main.ts'], bundle: true, platform: 'node', format: 'esm', target: 'node20',
     packages: 'external', outfile: join(dir, 'cli.mjs'), logLevel: 'silent',
   })
   runner = join(dir, 'concord.mjs')

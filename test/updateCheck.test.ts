@@ -3,9 +3,9 @@
 // relays a plain update before it integrates it.
 import { expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { ProtocolError } from '../server/protocol.js'
-import { Room, type Peer } from '../server/room.js'
-import { checkUpdate, type Clocks } from '../server/updateCheck.js'
+import { ProtocolError } from '../server/protocol/messages.js'
+import { Room, type Peer } from '../server/room/room.js'
+import { checkUpdate, type Clocks } from '../server/protocol/updateCheck.js'
 import { updatesOf } from './helpers.js'
 import { mulberry32, seededInt } from './random.js'
 

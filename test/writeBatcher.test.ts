@@ -7,7 +7,7 @@ import { afterEach, expect, it } from 'vitest'
 import { memoryStorage } from '../server/storage/memory.js'
 import { sqliteStorage } from '../server/storage/sqlite.js'
 import type { AppendEntry, Storage } from '../server/storage/types.js'
-import { appendStored, writeBatcher } from '../server/writeBatcher.js'
+import { appendStored, writeBatcher } from '../server/storage/writeBatcher.js'
 
 const dirs: string[] = []
 const stores: Storage[] = []

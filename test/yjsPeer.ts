@@ -4,8 +4,8 @@
 // stored its edits and replays them, does).
 import WebSocket from 'ws'
 import * as Y from 'yjs'
-import { decodeFrame, encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../server/protocol.js'
-import { SHAPES, rootOf } from '../server/converge/shapes.js'
+import { decodeFrame, encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../server/protocol/messages.js'
+import { SHAPES, rootOf } from '../server/cli/converge/shapes.js'
 
 /// Origin of what a peer received, so that it is not sent back.
 const REMOTE = Symbol('remote')

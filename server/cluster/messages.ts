@@ -10,7 +10,7 @@
 //   missing:   bytes Yjs update the target lacks (may be empty), bytes awareness (may be empty)
 //   heartbeat: nothing (on the instances channel)
 //   bye:       nothing (on the instances channel: the sender stopped after storing everything)
-import { Reader, uintSize, writeUint } from '../protocol.js'
+import { Reader, uintSize, writeUint } from '../protocol/messages.js'
 
 /// Kinds of cluster messages.
 export const Kind = { Update: 0, Awareness: 1, State: 2, Missing: 3, Heartbeat: 4, Bye: 5 } as const

@@ -1,8 +1,8 @@
 // Which instance's clients each awareness state belongs to, in one room shared through the
 // cluster: so that a dead instance's users can be removed, and so that an instance answers
 // for its own users' cursors only.
-import { decodeAwareness, encodeAwarenessEntries, type PresenceEntry } from '../presence.js'
-import type { Room } from '../room.js'
+import { decodeAwareness, encodeAwarenessEntries, type PresenceEntry } from '../room/presence.js'
+import type { Room } from '../room/room.js'
 
 /// Awareness client ids by the instance that last announced a state for them.
 export type Owners = Map<string, Set<number>>

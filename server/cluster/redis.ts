@@ -10,8 +10,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import * as Y from 'yjs'
-import type { Room } from '../room.js'
-import { isEmptyUpdate } from '../protocol.js'
+import type { Room } from '../room/room.js'
+import { isEmptyUpdate } from '../protocol/messages.js'
 import {
   decodeClusterMessage, encodeBye, encodeClusterAwareness, encodeClusterUpdate, encodeHeartbeat,
   encodeMissing, encodeState, type ClusterMessage,

@@ -3,7 +3,7 @@
 // instances race to create a room, each may store the seed, and the text still appears once.
 import { readFileSync } from 'node:fs'
 import * as Y from 'yjs'
-import { ConfigError } from '../config.js'
+import { ConfigError } from '../ops/config.js'
 
 /// The update that puts `text` into the shared text `field` of an empty document.
 export function seedUpdate(text: string, field: string): Uint8Array {

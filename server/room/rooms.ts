@@ -2,12 +2,12 @@
 // flight), unloads it after a grace period without peers, asks for compaction when a room's
 // log grows past a threshold, and routes storage failures.
 import { performance } from 'node:perf_hooks'
-import { CloseCode } from './closeCodes.js'
-import type { RoomsCluster } from './cluster/redis.js'
+import { CloseCode } from '../protocol/closeCodes.js'
+import type { RoomsCluster } from '../cluster/redis.js'
 import { Room, type RoomHooks } from './room.js'
-import { compactor, type Compactor } from './storage/compaction.js'
-import type { CompactionResult, Storage } from './storage/types.js'
-import { appendStored, writeBatcher, type WriteBatcher } from './writeBatcher.js'
+import { compactor, type Compactor } from '../storage/compaction.js'
+import type { CompactionResult, Storage } from '../storage/types.js'
+import { appendStored, writeBatcher, type WriteBatcher } from '../storage/writeBatcher.js'
 
 /// Options of the room registry.
 export interface RoomsOptions {

@@ -3,9 +3,9 @@
 // and the awareness messages of the turn, relayed as they came. A receiver so gets all of a
 // turn in one write, and one immediate serves every room with something to send.
 import * as Y from 'yjs'
-import { encodeAck, encodeUpdate, isEmptyUpdate } from './protocol.js'
+import { encodeAck, encodeUpdate, isEmptyUpdate } from '../protocol/messages.js'
 import type { Origin, Peer, Room, RoomHooks } from './room.js'
-import type { Stored } from './writeBatcher.js'
+import type { Stored } from '../storage/writeBatcher.js'
 
 /// Send `frame` to every peer but `except`.
 export function broadcast(peers: Iterable<Peer>, frame: Uint8Array, except: Peer | null): void {

@@ -7,7 +7,7 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import {
   decodeFrame, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type Message,
-} from '../protocol.js'
+} from '../../protocol/messages.js'
 import { createRandom, type Random } from './random.js'
 import type { Edit } from './script.js'
 import { randomEdit, rootOf, type Root, type Shape } from './shapes.js'

@@ -38,12 +38,13 @@ const SECURITY_HEADERS = {
 /// Bundles with a content hash in their name (`main-4TDHGORH.js`) never change.
 const HASHED = /-[A-Z0-9]{8}\.(js|css|map)$/
 
-/// The folder `npm run build` writes the editor to, whether this file runs from `dist/server`
-/// (compiled) or from `server/` (tests running the sources).
+/// The folder `npm run build` writes the editor to, whether this file runs from
+/// `dist/server/…` (compiled) or from `server/…` (tests running the sources).
 export function defaultEditorDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url))
-  const root = basename(dirname(here)) === 'dist' ? dirname(dirname(here)) : dirname(here)
-  return join(root, 'dist', 'editor')
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (basename(dir) !== 'server') dir = dirname(dir)
+  dir = dirname(dir)
+  return join(basename(dir) === 'dist' ? dirname(dir) : dir, 'dist', 'editor')
 }
 
 /// What a request path maps to: a file of the folder, a redirect, or nothing.

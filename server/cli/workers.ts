@@ -2,7 +2,7 @@
 // hands each new TCP connection to one worker), wired into one service through Redis and
 // shared storage, so every core is used. The primary only forks, restarts and stops workers.
 import cluster from 'node:cluster'
-import type { Config } from './config.js'
+import type { Config } from '../ops/config.js'
 
 /// Why a configuration cannot run with several workers, or null if it can.
 export function workersProblem(config: Config): string | null {

@@ -3,7 +3,7 @@
 // `checkUpdate` decides which updates may wait; this module keeps them, and the clocks they
 // bring each client to, until the batch is integrated.
 import * as Y from 'yjs'
-import { checkUpdate } from './updateCheck.js'
+import { checkUpdate } from '../protocol/updateCheck.js'
 
 /// A batch is integrated once it holds this many updates, or this many bytes (figures per
 /// batch size: `npm run bench:held`).

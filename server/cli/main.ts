@@ -1,6 +1,6 @@
 // The `concord` command: parse options, start the server, stop gracefully on SIGTERM/SIGINT.
-import { ConfigError, formatOptions, resolveConfig } from './config.js'
-import { tokenCommand } from './token.js'
+import { ConfigError, formatOptions, resolveConfig } from '../ops/config.js'
+import { tokenCommand } from '../auth/token.js'
 import { isWorker, isWorkersPrimary, runWorkers, workersProblem } from './workers.js'
 
 const HELP = `Usage: concord [options]
@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
     return runWorkers(config, (message) => process.stdout.write(JSON.stringify({ service: 'concord', pid: process.pid, msg: message }) + '\n'))
   }
   // Loaded only once the options are valid, so a bad option fails fast.
-  const { createServer } = await import('./server.js')
+  const { createServer } = await import('../server.js')
   let server
   let address
   try {

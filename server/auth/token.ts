@@ -4,7 +4,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { SignJWT } from 'jose'
 import { algorithmsFor, type Access } from './auth.js'
-import { ConfigError, optionTable } from './config.js'
+import { ConfigError, optionTable } from '../ops/config.js'
 
 /// Usage of the subcommand.
 export const TOKEN_HELP = `Usage: concord token --room PATTERN [--room PATTERN…] [options]

@@ -4,11 +4,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ApiHandler } from './api.js'
 import { sendError, sendHealth } from './health.js'
-import { holdUntilClosed, type SlotCounter } from './limits.js'
-import type { Logger } from './log.js'
-import type { Metrics } from './metrics.js'
+import { holdUntilClosed, type SlotCounter } from '../net/limits.js'
+import type { Logger } from '../ops/log.js'
+import type { Metrics } from '../ops/metrics.js'
 import { sendReadiness, type Readiness } from './readiness.js'
-import type { Rooms } from './rooms.js'
+import type { Rooms } from '../room/rooms.js'
 import type { StaticHandler } from './static.js'
 
 /// What the routes answer from; a null part is switched off (404).

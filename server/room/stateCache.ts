@@ -2,7 +2,7 @@
 // the whole state in step 2 to a peer with nothing), made once per document version rather
 // than once per joiner.
 import * as Y from 'yjs'
-import { decodeFrame, encodeSyncStep2 } from './protocol.js'
+import { decodeFrame, encodeSyncStep2 } from '../protocol/messages.js'
 
 /// Encodings of one document, valid while its version stays the same.
 export class StateCache {

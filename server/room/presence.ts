@@ -2,8 +2,8 @@
 // the parsed state: it relays each awareness message verbatim and re-encodes only the
 // snapshot a joiner receives. Update rules are y-protocols' (higher clock wins; a null state
 // at the same clock removes).
-import { isJson } from './jsonCheck.js'
-import { ProtocolError, Reader, uintSize, writeUint } from './protocol.js'
+import { isJson } from '../protocol/jsonCheck.js'
+import { ProtocolError, Reader, uintSize, writeUint } from '../protocol/messages.js'
 
 /// One client's awareness entry; `state` is UTF-8 JSON, or null once removed.
 export interface PresenceEntry {

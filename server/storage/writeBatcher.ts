@@ -10,7 +10,7 @@
 // here, not a promise and its reactions (measured with bench/: they were a tenth of the
 // server's own work per keystroke). A store without I/O (`appendNow`: memory) is written at
 // once, its callback called before `append` returns.
-import type { AppendEntry, Storage } from './storage/types.js'
+import type { AppendEntry, Storage } from './types.js'
 
 /// Called once an append is stored (no argument), or with the store's error.
 export type Stored = (error?: unknown) => void

@@ -4,7 +4,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import { errors, jwtVerify, type JWTPayload } from 'jose'
-import { queryOf } from './roomName.js'
+import { queryOf } from '../protocol/roomName.js'
 
 /// What a connection may do in its room.
 export type Access = 'read' | 'write'

@@ -2,13 +2,13 @@
 // is loaded or while the client is over its message rate, sending with a bound on buffered
 // bytes, and the mapping of errors to close codes.
 import type { WebSocket } from 'ws'
-import { CloseCode } from './closeCodes.js'
+import { CloseCode } from '../protocol/closeCodes.js'
 import { feedDirectly, incompleteBytes } from './directFeed.js'
 import { backlog, frameInto, smallFrameOf, writeFrames } from './frames.js'
 import { TokenBucket } from './limits.js'
-import type { Traffic } from './metrics.js'
-import { OverLimitError, ProtocolError, decodeFrame, withoutAwareness, type Message } from './protocol.js'
-import type { Peer, Room } from './room.js'
+import type { Traffic } from '../ops/metrics.js'
+import { OverLimitError, ProtocolError, decodeFrame, withoutAwareness, type Message } from '../protocol/messages.js'
+import type { Peer, Room } from '../room/room.js'
 
 /// Per-connection limits.
 export interface ConnectionLimits {

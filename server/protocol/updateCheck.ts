@@ -9,7 +9,7 @@
 // parent (root name or item ID) and parent key (0x20) when neither origin is present, then the
 // content. The delete set follows: varUint clients; per client varUint client, varUint
 // ranges, and per range varUint clock, varUint length.
-import { ProtocolError, Reader } from './protocol.js'
+import { ProtocolError, Reader } from './messages.js'
 
 /// Nesting allowed in `Any` content (objects in arrays in objects ...).
 const MAX_ANY_DEPTH = 64

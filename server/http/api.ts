@@ -9,14 +9,14 @@
 // rate, `authorize` (the same decision the WebSocket upgrade makes).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as Y from 'yjs'
-import type { Access, ApiAuthorizer, AuthDecision } from './auth.js'
-import { crossSiteRefusal, type RateLimiter } from './limits.js'
-import type { Logger } from './log.js'
-import { parseRoomName } from './roomName.js'
-import type { Room } from './room.js'
-import type { Rooms } from './rooms.js'
-import type { Storage } from './storage/types.js'
-import { appendStored } from './writeBatcher.js'
+import type { Access, ApiAuthorizer, AuthDecision } from '../auth/auth.js'
+import { crossSiteRefusal, type RateLimiter } from '../net/limits.js'
+import type { Logger } from '../ops/log.js'
+import { parseRoomName } from '../protocol/roomName.js'
+import type { Room } from '../room/room.js'
+import type { Rooms } from '../room/rooms.js'
+import type { Storage } from '../storage/types.js'
+import { appendStored } from '../storage/writeBatcher.js'
 
 /// Decide a request for one room, as the WebSocket upgrade does.
 export type Authorize = (req: IncomingMessage, room: string) => AuthDecision | Promise<AuthDecision>

@@ -6,7 +6,7 @@
 // arrays; prom-client reads them when /metrics is scraped. No allocation per message.
 import { performance } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
-import type { Storage } from './storage/types.js'
+import type { Storage } from '../storage/types.js'
 
 /// Message kinds counted in and out, by a frame's first message (y-websocket frames hold one).
 export const messageKinds = [

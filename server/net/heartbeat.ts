@@ -3,7 +3,7 @@
 // clients drop a socket that hears nothing for 30 s); every `pingIntervalMs` each socket is
 // pinged, and one that did not answer the previous ping is terminated.
 import type { Connection } from './connection.js'
-import { KEEPALIVE_FRAME } from './protocol.js'
+import { KEEPALIVE_FRAME } from '../protocol/messages.js'
 
 /// Heartbeat settings.
 export interface HeartbeatOptions {

@@ -2,18 +2,18 @@
 // protocol's rules (sync, relay, no echo, read-only) but nothing of sockets or HTTP.
 import { performance } from 'node:perf_hooks'
 import * as Y from 'yjs'
-import { CloseCode } from './closeCodes.js'
+import { CloseCode } from '../protocol/closeCodes.js'
 import { Presence } from './presence.js'
 import {
   OverLimitError, ProtocolError, Reader, decodeFrame, encodeAuthDenied, encodeAwareness, encodeSyncStep1,
   encodeSyncStep2, type Message,
-} from './protocol.js'
+} from '../protocol/messages.js'
 import { HeldBack } from './heldBack.js'
 import { settleSoon, type Settling } from './settleQueue.js'
 import { Integrator, type Integration } from './integrate.js'
 import { StateCache } from './stateCache.js'
 import { TurnOutbox, broadcast } from './turnOutbox.js'
-import type { Stored } from './writeBatcher.js'
+import type { Stored } from '../storage/writeBatcher.js'
 
 /// What a room needs of a connection.
 export interface Peer {

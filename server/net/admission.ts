@@ -5,12 +5,12 @@
 import http, { type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { WebSocket, WebSocketServer } from 'ws'
-import type { AuthDecision } from './auth.js'
-import type { Config } from './config.js'
+import type { AuthDecision } from '../auth/auth.js'
+import type { Config } from '../ops/config.js'
 import { clientIp, originAllowed, type SlotCounter } from './limits.js'
-import type { Logger } from './log.js'
-import { parseRoomName, queryOf } from './roomName.js'
-import type { Rooms } from './rooms.js'
+import type { Logger } from '../ops/log.js'
+import { parseRoomName, queryOf } from '../protocol/roomName.js'
+import type { Rooms } from '../room/rooms.js'
 
 /// What an admitted upgrade carries to the new connection.
 export interface Admitted {
