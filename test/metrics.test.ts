@@ -8,7 +8,7 @@ import { encodeUpdate } from '../server/protocol/messages.js'
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import type { AppendEntry, CompactionResult, MergeUpdates, Storage } from '../server/storage/types.js'
-import { timedStorage } from '../server/ops/metrics.js'
+import { timedStorage } from '../server/storage/timed.js'
 import { SECRET, sign } from './authHelpers.js'
 import { startServer, TestClient, waitFor } from './helpers.js'
 

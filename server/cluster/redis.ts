@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import * as Y from 'yjs'
 import type { Room } from '../room/room.js'
+import type { RoomsCluster } from '../room/rooms.js'
 import { isEmptyUpdate } from '../protocol/messages.js'
 import {
   decodeClusterMessage, encodeBye, encodeClusterAwareness, encodeClusterUpdate, encodeHeartbeat,
@@ -31,18 +32,6 @@ export interface RedisClusterOptions {
   heartbeatMs: number
   /// Where to report connection changes and bad messages.
   log?: { info(msg: string): void; warn(obj: object, msg: string): void }
-}
-
-/// What `rooms.ts` calls around a room's life.
-export interface RoomsCluster {
-  /// Before loading a room from storage: subscribe to its channel, so nothing published
-  /// while loading is missed.
-  beforeLoad(room: string): Promise<void>
-  /// After loading: apply what arrived meanwhile and ask the peers for what storage lacked.
-  /// `store` appends an update to the room's log (used when a peer dies).
-  loaded(room: Room, store: (update: Uint8Array) => Promise<void>): void
-  /// The room was unloaded (`room`) or failed to load (`null`): unsubscribe.
-  left(name: string, room: Room | null): void
 }
 
 /// A running cluster link.

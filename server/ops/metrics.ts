@@ -4,9 +4,7 @@
 //
 // Hot paths (every frame in and out, every applied update) only bump numbers in typed
 // arrays; prom-client reads them when /metrics is scraped. No allocation per message.
-import { performance } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
-import type { Storage } from '../storage/types.js'
 
 /// Message kinds counted in and out, by a frame's first message (y-websocket frames hold one).
 export const messageKinds = [
@@ -225,38 +223,5 @@ export function createMetrics(sources: MetricSources): Metrics {
       return (await registry.metrics()) + '\n' + (await processMetrics().metrics())
     },
     contentType: registry.contentType,
-  }
-}
-
-/// Seconds since `start` (a `performance.now()` reading).
-export function secondsSince(start: number): number {
-  return (performance.now() - start) / 1000
-}
-
-/// The store, with each append and compaction timed into the metrics. A plain object built
-/// once (appends are on every keystroke's path: no proxy, no binding per call).
-export function timedStorage(storage: Storage, metrics: Metrics): Storage {
-  const timed = <A extends unknown[], R>(method: (...args: A) => Promise<R>, record: (seconds: number) => void) =>
-    (...args: A): Promise<R> => {
-      const start = performance.now()
-      return method.apply(storage, args).finally(() => record(secondsSince(start)))
-    }
-  const { appendNow, compact } = storage
-  return {
-    load: storage.load.bind(storage),
-    append: timed(storage.append, metrics.appended),
-    appendNow: appendNow && ((entries) => {
-      const start = performance.now()
-      try {
-        appendNow.call(storage, entries)
-      } finally {
-        metrics.appended(secondsSince(start))
-      }
-    }),
-    compact: compact && timed(compact, metrics.compacted),
-    volatile: storage.volatile,
-    replace: storage.replace?.bind(storage),
-    ping: storage.ping.bind(storage),
-    close: storage.close.bind(storage),
   }
 }

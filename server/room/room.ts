@@ -12,29 +12,11 @@ import { HeldBack } from './heldBack.js'
 import { settleSoon, type Settling } from './settleQueue.js'
 import { Integrator, type Integration } from './integrate.js'
 import { StateCache } from './stateCache.js'
+import type { Origin, Peer } from './peer.js'
 import { TurnOutbox, broadcast } from './turnOutbox.js'
 import type { Stored } from '../storage/writeBatcher.js'
 
-/// What a room needs of a connection.
-export interface Peer {
-  readonly id: string
-  /// Updates from a read-only peer are dropped (and it is told once).
-  readonly readOnly: boolean
-  /// Whether the peer asked for write acknowledgements.
-  readonly wantsAck: boolean
-  /// Awareness client ids this peer announced; removed when it leaves.
-  readonly awarenessIds: Set<number>
-  /// Most awareness client ids it may hold (see `Presence.apply`).
-  readonly maxAwarenessIds?: number
-  /// Send one encoded message. Must not throw.
-  send(frame: Uint8Array): void
-  /// Close the peer's connection.
-  close(code: number, reason: string): void
-}
-
-/// Where an update came from: a connected peer, the HTTP API, another instance, or the
-/// room's own document (see `Room`'s constructor).
-export type Origin = Peer | 'api' | 'cluster' | 'server'
+export type { Origin, Peer } from './peer.js'
 
 /// Callbacks a room uses to reach storage and the cluster; `rooms.ts` provides them.
 export interface RoomHooks {
@@ -85,7 +67,11 @@ export class Room implements Settling {
 
   /// `maxPendingBytes`: see `Integrator`.
   constructor(readonly name: string, private readonly hooks: RoomHooks, maxPendingBytes = Infinity) {
-    this.outbox = new TurnOutbox(this, hooks)
+    this.outbox = new TurnOutbox(this, {
+      persist: (room, update, done) => hooks.persist(room, update, done),
+      publish: hooks.publish && ((room, kind, payload) => hooks.publish?.(room, kind, payload)),
+      failed: (error) => hooks.failed(this, error),
+    })
     this.integrator = new Integrator(this.ydoc, maxPendingBytes)
     // Yjs changes a document by itself when it integrates remote edits of formatted text: it
     // deletes formatting marks that no longer apply, in a local transaction of its own. That

@@ -3,11 +3,22 @@
 // log grows past a threshold, and routes storage failures.
 import { performance } from 'node:perf_hooks'
 import { CloseCode } from '../protocol/closeCodes.js'
-import type { RoomsCluster } from '../cluster/redis.js'
 import { Room, type RoomHooks } from './room.js'
 import { compactor, type Compactor } from '../storage/compaction.js'
 import type { CompactionResult, Storage } from '../storage/types.js'
 import { appendStored, writeBatcher, type WriteBatcher } from '../storage/writeBatcher.js'
+
+/// What the registry calls around a room's life; `cluster/redis.ts` implements it.
+export interface RoomsCluster {
+  /// Before loading a room from storage: subscribe to its channel, so nothing published
+  /// while loading is missed.
+  beforeLoad(room: string): Promise<void>
+  /// After loading: apply what arrived meanwhile and ask the peers for what storage lacked.
+  /// `store` appends an update to the room's log (used when a peer dies).
+  loaded(room: Room, store: (update: Uint8Array) => Promise<void>): void
+  /// The room was unloaded (`room`) or failed to load (`null`): unsubscribe.
+  left(name: string, room: Room | null): void
+}
 
 /// Options of the room registry.
 export interface RoomsOptions {

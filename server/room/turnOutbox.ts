@@ -4,7 +4,7 @@
 // turn in one write, and one immediate serves every room with something to send.
 import * as Y from 'yjs'
 import { encodeAck, encodeUpdate, isEmptyUpdate } from '../protocol/messages.js'
-import type { Origin, Peer, Room, RoomHooks } from './room.js'
+import type { Origin, Peer } from './peer.js'
 import type { Stored } from '../storage/writeBatcher.js'
 
 /// Send `frame` to every peer but `except`.
@@ -17,6 +17,21 @@ export function broadcast(peers: Iterable<Peer>, frame: Uint8Array, except: Peer
 function joined(updates: ReadonlyArray<Uint8Array | null>): Uint8Array | null {
   const useful = updates.filter((u): u is Uint8Array => u !== null && !isEmptyUpdate(u))
   return useful.length === 0 ? null : useful.length === 1 ? useful[0] : Y.mergeUpdates(useful)
+}
+
+/// What an outbox needs of its room: its name and its peers (with the update messages each
+/// sent, for acknowledgements).
+export interface OutboxRoom {
+  readonly name: string
+  readonly peers: ReadonlyMap<Peer, { readonly received: number }>
+}
+
+/// Where an outbox stores and publishes (see `RoomHooks`).
+export interface OutboxSinks {
+  persist(room: string, update: Uint8Array | null, done: Stored): void
+  publish?(room: string, kind: 'update', payload: Uint8Array): void
+  /// An update could not be stored.
+  failed(error: unknown): void
 }
 
 /// Outboxes with something to send at the end of this turn.
@@ -40,7 +55,7 @@ export class TurnOutbox {
   /// Set when the room is destroyed: nothing is sent any more.
   closed = false
 
-  constructor(private readonly room: Room, private readonly hooks: RoomHooks) {}
+  constructor(private readonly room: OutboxRoom, private readonly hooks: OutboxSinks) {}
 
   /// Whether nothing waits to be sent.
   get empty(): boolean {
@@ -110,12 +125,12 @@ export class TurnOutbox {
     if (merged) hooks.publish?.(room.name, 'update', merged)
     const count = typeof origin === 'object' && origin.wantsAck ? room.peers.get(origin)?.received : undefined
     hooks.persist(room.name, merged, count === undefined ? this.storeFailed : (error) => {
-      if (error !== undefined) hooks.failed(room, error)
+      if (error !== undefined) hooks.failed(error)
       else if (room.peers.has(origin as Peer)) (origin as Peer).send(encodeAck(count))
     })
   }
 
   private readonly storeFailed: Stored = (error) => {
-    if (error !== undefined) this.hooks.failed(this.room, error)
+    if (error !== undefined) this.hooks.failed(error)
   }
 }

@@ -4,7 +4,7 @@
 // less than the hand-over, in slices of a millisecond (see `mergeInSlices`).
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
-import { mergeInSlices } from './compaction.js'
+import { mergeInSlices } from './merge.js'
 import type { MergeUpdates } from './types.js'
 
 // The worker's code, as a script so it runs the same from dist/ and under the test runner.
