@@ -125,6 +125,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   const authenticate = authenticator({ authenticate: options.authenticate, key })
   // The HTTP API asks the same question with the token in `Authorization: Bearer …` (or
   // ?token=); the room list shows each caller the rooms it is granted (see `apiAuthorizer`).
+  /// Bytes of WebSocket messages and HTTP bodies still arriving, bounded together.
+  const incomplete = { held: 0, limit: config.maxIncompleteBytes }
+  const connectionLimits = { ...config, incomplete }
   const api = createApi({
     rooms,
     storage,
@@ -133,13 +136,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     rate: new RateLimiter(config.apiRequestsPerSecond, config.apiRequestBurst),
     textName: config.textName,
     maxBodyBytes: config.maxMessageBytes,
+    incomplete,
     maxRooms: config.maxRooms,
     closing: () => closing,
     refused: (status) => metrics.refused('http', status),
     log,
   })
   if ((config.tlsCert === null) !== (config.tlsKey === null)) throw new ConfigError('--tls-cert and --tls-key go together')
-  const connectionLimits = { ...config, incomplete: { held: 0, limit: config.maxIncompleteBytes } }
   const perIp = new SlotCounter(config.maxConnectionsPerIp)
   const perRoom = new SlotCounter(config.maxConnectionsPerRoom)
 

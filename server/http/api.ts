@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as Y from 'yjs'
 import type { Access, ApiAuthorizer, AuthDecision } from '../auth/auth.js'
-import { crossSiteRefusal, type RateLimiter } from '../net/limits.js'
+import { crossSiteRefusal, type IncompleteBudget, type RateLimiter } from '../net/limits.js'
 import type { Logger } from '../ops/log.js'
 import { parseRoomName } from '../protocol/roomName.js'
 import type { Room } from '../room/room.js'
@@ -38,6 +38,8 @@ export interface ApiOptions {
   textName: string
   /// Largest accepted POST body.
   maxBodyBytes: number
+  /// Bytes held in messages and request bodies still arriving, server-wide (see `net/connection.ts`).
+  incomplete: IncompleteBudget
   /// Rooms loaded at once (0: no limit); loading another for a POST gets 503.
   maxRooms: number
   /// Whether the server is shutting down (new work is refused with 503).
@@ -84,7 +86,7 @@ const allowed: Record<Action, string[]> = { text: ['GET', 'HEAD'], update: ['GET
 
 /// Read a request body up to `limit` bytes. Listeners, not `for await`: leaving that loop
 /// early destroys the socket, and the 413 would never reach the client.
-function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+function readBody(req: IncomingMessage, limit: number, budget: IncompleteBudget): Promise<Uint8Array> {
   const declared = Number(req.headers['content-length'])
   if (declared > limit) return Promise.reject(new HttpError(413, `body larger than ${limit} bytes`))
   // Gone while it was authorized: its 'close' has passed and would never settle the read.
@@ -93,15 +95,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
     const chunks: Buffer[] = []
     let size = 0
     const settle = (error: Error | null): void => {
+      budget.held -= size
       req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone)
       if (error) reject(error)
       else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size))
     }
     const onData = (chunk: Buffer): void => {
       size += chunk.length
-      if (size <= limit) return void chunks.push(chunk)
+      budget.held += chunk.length
+      if (size <= limit && budget.held <= budget.limit) return void chunks.push(chunk)
       req.pause() // the answer closes the connection; read no more of it
-      settle(new HttpError(413, `body larger than ${limit} bytes`))
+      if (size > limit) settle(new HttpError(413, `body larger than ${limit} bytes`))
+      else settle(new HttpError(503, 'server busy: too many bytes held in unfinished requests', { 'retry-after': '1' }))
     }
     const onEnd = (): void => settle(null)
     const onGone = (): void => settle(new ClientGone('client closed the connection mid-body'))
@@ -211,7 +216,7 @@ export function createApi(options: ApiOptions): ApiHandler {
     }
     if (method === 'POST') {
       const user = await authorize(req, room, 'write')
-      const update = await readBody(req, options.maxBodyBytes)
+      const update = await readBody(req, options.maxBodyBytes, options.incomplete)
       if (update.length === 0) throw new HttpError(400, 'empty body: expected a binary Yjs update')
       try {
         Y.decodeUpdate(update) // refuse malformed bytes before they touch the document

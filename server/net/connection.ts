@@ -5,7 +5,7 @@ import type { WebSocket } from 'ws'
 import { CloseCode } from '../protocol/closeCodes.js'
 import { feedDirectly, incompleteBytes } from './directFeed.js'
 import { backlog, frameInto, smallFrameOf, writeFrames } from './frames.js'
-import { TokenBucket } from './limits.js'
+import { TokenBucket, type IncompleteBudget } from './limits.js'
 import type { Traffic } from '../ops/metrics.js'
 import { OverLimitError, ProtocolError, decodeFrame, withoutAwareness, type Message } from '../protocol/messages.js'
 import type { Peer, Room } from '../room/room.js'
@@ -29,12 +29,6 @@ export interface ConnectionLimits {
   incomplete: IncompleteBudget
 }
 
-/// Bytes held in messages still arriving, over every connection of a server: what nobody can
-/// pin by never finishing a message (each connection is bounded by the message size alone).
-export interface IncompleteBudget {
-  held: number
-  readonly limit: number
-}
 
 /// Facts about a connection fixed at the upgrade.
 export interface ConnectionInfo {

@@ -136,3 +136,11 @@ export function clientIp(request: IncomingMessage, trustProxy: boolean): string 
   const last = value?.split(',').map((s) => s.trim()).filter((s) => s !== '').pop()
   return last ?? peer
 }
+
+/// Bytes held in messages and request bodies still arriving, over every connection of a
+/// server: what nobody can pin by never finishing one (each alone is bounded by the message
+/// size).
+export interface IncompleteBudget {
+  held: number
+  readonly limit: number
+}

@@ -148,7 +148,7 @@ export const optionTable = {
   messageBurst: spec('message-burst', 300, 'Messages a connection may send at once above the sustained rate; one frame holding more closes with 4429.', int(1)),
   readOnlyAwareness: spec('read-only-awareness', true, 'Whether read-only connections may share awareness (cursor, name) with the room.', bool),
   maxAwarenessClients: spec('max-awareness-clients', 64, 'Awareness client ids one connection may hold in its room (a browser tab has one); a message announcing more closes it with 4400. They are removed when it leaves.', int(1)),
-  maxIncompleteBytes: spec('max-incomplete-bytes', 256 * MiB, 'Bytes held at once, over all connections, in messages still arriving; the connection that would pass it is closed with 1013.', int(1024), '268435456 (256 MiB)'),
+  maxIncompleteBytes: spec('max-incomplete-bytes', 256 * MiB, 'Bytes held at once, over all connections, in WebSocket messages and HTTP request bodies still arriving; the connection that would pass it is closed with 1013 (a request gets 503).', int(1024), '268435456 (256 MiB)'),
   messageTimeoutMs: spec('message-timeout-ms', 60_000, 'A message must arrive whole within this long of its first byte; a connection still sending one is closed with 4408.', int(100)),
   maxPendingBytes: spec('max-pending-bytes', 1 * MiB, 'Bytes of updates with missing dependencies a room holds until what they build on arrives; an update that would pass it is refused and its sender closed with 1013 (it reconnects and syncs in order).', int(0), '1048576 (1 MiB)'),
   tlsCert: spec('tls-cert', null as string | null, 'PEM certificate chain file: serve https:// and wss:// (needs --tls-key).', optionalText, '(none)'),

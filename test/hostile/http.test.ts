@@ -170,6 +170,20 @@ test('a slow body gets 408 and its connection closed; the server carries on', as
   expect(server.rooms.get('slow')).toBe(undefined)
 })
 
+test('request bodies still arriving count in --max-incomplete-bytes: the one over it gets 503, the server carries on', async () => {
+  const server = await start({ maxIncompleteBytes: 1024 })
+  const first = slowPost(server, '/api/rooms/held/update') // holds 10 bytes, promises 1000
+  await within(first.handled, 5000, 'the first request to reach the API')
+  const socket = net.connect(portOf(server), '127.0.0.1')
+  sockets.push(socket)
+  let got = ''
+  socket.setEncoding('latin1').on('data', (c: string) => { got += c }).on('error', () => undefined)
+  socket.write(`POST /api/rooms/big/update HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n${'x'.repeat(2000)}`)
+  await waitFor(() => / 503 /.test(got), 'the request over the budget to be refused')
+  first.socket.destroy()
+  expect((await request(server, '/api/rooms/fine/update', { method: 'POST', body: updateWith('ok') })).status).toBe(200)
+})
+
 test('a POST aborted mid-body is logged at debug, not as an error', async () => {
   const { logger, lines } = captureLog()
   const server = await start({ logger })
