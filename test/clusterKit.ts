@@ -92,24 +92,6 @@ export async function deleteRedisKeys(url: string, prefix: string): Promise<void
   }
 }
 
-/// A PostgreSQL database of our own; `drop()` removes it.
-export async function createDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
-  const name = `concord_cluster_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  return {
-    name,
-    url: `postgres://postgres@127.0.0.1:5432/${name}`,
-    async drop() {
-      const a = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' })
-      await a.connect()
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await a.end()
-    },
-  }
-}
 
 const concordBin = fileURLToPath(new URL('../bin/concord.js', import.meta.url))
 

@@ -8,7 +8,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { afterAll, beforeAll, describe as group, expect, test } from 'vitest'
 import * as Y from 'yjs'
 import { SHAPES, describe, pendingIn, randomEdit, sameHistory } from '../server/cli/converge/shapes.js'
@@ -18,29 +17,26 @@ import { memoryStorage } from '../server/storage/memory.js'
 import type { Storage } from '../server/storage/types.js'
 import { sleep, startServer, waitFor } from './helpers.js'
 import { spawnServer, type ServerProcess } from './serverProcess.js'
+import { createDatabase } from './pgDatabase.js'
 import { YjsPeer, docOf, onlyRemovesFormatting, serverDoc } from './yjsPeer.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261207)
 const STEPS = Number(process.env.DIFF_STEPS ?? 1500)
 /// Long runs (a soak) need more than the suite's default time limit.
 const TIME_LIMIT = 60_000 + STEPS * 40
-const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres'
-const pgDatabase = `concord_diff_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
 const dir = mkdtempSync(join(tmpdir(), 'concord-diff-'))
+let pgUrl = ''
+let dropDatabase = async (): Promise<void> => undefined
 
 beforeAll(async () => {
-  const admin = new pg.Client(PG_ADMIN)
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${pgDatabase}`)
-  await admin.end()
+  const db = await createDatabase()
+  pgUrl = db.url
+  dropDatabase = db.drop
 })
 
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
-  const admin = new pg.Client(PG_ADMIN)
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS ${pgDatabase} WITH (FORCE)`)
-  await admin.end()
+  await dropDatabase()
 })
 
 /// A server the run talks to, which it may restart (gracefully or not) midway.
@@ -194,7 +190,7 @@ group('differential fuzz: server, clients, joiner and store equal plain Yjs', ()
   }, TIME_LIMIT)
 
   test('PostgreSQL, the real process: SIGKILL midway', async () => {
-    const target = await spawned(`postgres://postgres@127.0.0.1:5432/${pgDatabase}`)
+    const target = await spawned(pgUrl)
     expect(await run(target, SEED + 2, STEPS, [{ at: Math.floor(STEPS / 2), kill: true }])).toEqual([])
   }, TIME_LIMIT)
 })
