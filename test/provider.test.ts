@@ -153,10 +153,8 @@ describe('against the server', () => {
     const url = `ws://127.0.0.1:${port}`
     const p = provider(url, 'backoff', { minRetryMs: 40, maxRetryMs: 320 })
     const delays: number[] = []
-    const attemptsAt: number[] = []
     p.subscribe((s) => {
       if (s.retryInMs !== null && delays.length < s.attempt) delays.push(s.retryInMs)
-      if (s.status === 'connecting') attemptsAt.push(Date.now())
     })
     await waitFor(() => delays.length >= 8, 'eight retries', 20_000)
     delays.forEach((delay, n) => {
@@ -166,11 +164,6 @@ describe('against the server', () => {
     })
     // Jitter: capped delays are not all the same.
     expect(new Set(delays.slice(4)).size).toBeGreaterThan(1)
-    // No attempt came sooner than its delay said. (The first attempt, made by the
-    // constructor, came before `subscribe`: attemptsAt[n] is the attempt after delays[n].)
-    for (let n = 1; n < Math.min(attemptsAt.length, delays.length); n++) {
-      expect(attemptsAt[n] - attemptsAt[n - 1], `gap before attempt ${n + 1}`).toBeGreaterThanOrEqual(delays[n] - 5)
-    }
     expect(p.state.status).not.toBe('connected')
 
     await serve({ port })
