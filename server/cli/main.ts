@@ -1,9 +1,13 @@
 // The `concord` command: parse options, start the server, stop gracefully on SIGTERM/SIGINT.
+import { readFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ConfigError, formatOptions, resolveConfig } from '../ops/config.js'
 import { tokenCommand } from '../auth/token.js'
 import { isWorker, isWorkersPrimary, runWorkers, workersProblem } from './workers.js'
 
 const HELP = `Usage: concord [options]
+       concord --version
        concord token --room PATTERN --access read|write --ttl 1h   (print a token; see concord token --help)
        concord converge --url ws://HOST:PORT   (convergence and chaos test; see concord converge --help)
 
@@ -14,8 +18,21 @@ Options (flag, environment variable, default):
 ${formatOptions(false)}
 `
 
+/// The package's version, from its package.json (above `server/`, or `dist/server/`).
+export function version(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (basename(dir) !== 'server') dir = dirname(dir)
+  dir = dirname(dir)
+  if (basename(dir) === 'dist') dir = dirname(dir)
+  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
+}
+
 /// Run the command line; resolves when the server has stopped.
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-v') {
+    process.stdout.write(`concord ${version()}\n`)
+    return 0
+  }
   if (argv[0] === 'token') return tokenCommand(argv.slice(1), process.env)
   // `concord converge …` is the convergence tester, loaded only when asked for.
   if (argv[0] === 'converge') return (await import('./converge/main.js')).convergeMain(argv.slice(1))
