@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe as group, expect, test } from 'vitest'
+import { afterAll, describe as group, expect, test } from 'vitest'
 import * as Y from 'yjs'
 import { SHAPES, describe, pendingIn, randomEdit, sameHistory } from '../server/cli/converge/shapes.js'
 import { createRandom, type Random } from '../server/cli/converge/random.js'
@@ -17,7 +17,7 @@ import { memoryStorage } from '../server/storage/memory.js'
 import type { Storage } from '../server/storage/types.js'
 import { sleep, startServer, waitFor } from './helpers.js'
 import { spawnServer, type ServerProcess } from './serverProcess.js'
-import { createDatabase } from './pgDatabase.js'
+import { databaseForFile } from './pgDatabase.js'
 import { YjsPeer, docOf, onlyRemovesFormatting, serverDoc } from './yjsPeer.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261207)
@@ -25,19 +25,9 @@ const STEPS = Number(process.env.DIFF_STEPS ?? 1500)
 /// Long runs (a soak) need more than the suite's default time limit.
 const TIME_LIMIT = 60_000 + STEPS * 40
 const dir = mkdtempSync(join(tmpdir(), 'concord-diff-'))
-let pgUrl = ''
-let dropDatabase = async (): Promise<void> => undefined
+const database = databaseForFile()
 
-beforeAll(async () => {
-  const db = await createDatabase()
-  pgUrl = db.url
-  dropDatabase = db.drop
-})
-
-afterAll(async () => {
-  rmSync(dir, { recursive: true, force: true })
-  await dropDatabase()
-})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 /// A server the run talks to, which it may restart (gracefully or not) midway.
 interface Target {
@@ -190,7 +180,7 @@ group('differential fuzz: server, clients, joiner and store equal plain Yjs', ()
   }, TIME_LIMIT)
 
   test('PostgreSQL, the real process: SIGKILL midway', async () => {
-    const target = await spawned(pgUrl)
+    const target = await spawned(database.url)
     expect(await run(target, SEED + 2, STEPS, [{ at: Math.floor(STEPS / 2), kill: true }])).toEqual([])
   }, TIME_LIMIT)
 })

@@ -2,6 +2,7 @@
 // tests never share tables, and CI runs on the same server.
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import { afterAll, beforeAll } from 'vitest'
 
 /// A PostgreSQL database of our own; `drop()` removes it.
 export async function createDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
@@ -20,4 +21,18 @@ export async function createDatabase(): Promise<{ name: string; url: string; dro
       await a.end()
     },
   }
+}
+
+/// A database for the calling test file: created before its tests, dropped after them. Call
+/// it at the top level; read `url` inside the tests.
+export function databaseForFile(): { readonly url: string } {
+  const held = { url: '' }
+  let drop = async (): Promise<void> => undefined
+  beforeAll(async () => {
+    const db = await createDatabase()
+    held.url = db.url
+    drop = db.drop
+  })
+  afterAll(() => drop())
+  return held
 }

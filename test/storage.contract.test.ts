@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
 import { mergeInSlices, mergeToSnapshot } from '../server/storage/merge.js'
 import { workerMerge } from '../server/storage/mergeWorker.js'
@@ -13,22 +13,12 @@ import { postgresStorage } from '../server/storage/postgres.js'
 import { sqliteStorage } from '../server/storage/sqlite.js'
 import type { MergeUpdates, Storage } from '../server/storage/types.js'
 import { textOf } from './helpers.js'
-import { createDatabase } from './pgDatabase.js'
+import { databaseForFile } from './pgDatabase.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'concord-storage-'))
-let pgUrl = ''
-let dropDatabase = async (): Promise<void> => undefined
+const database = databaseForFile()
 
-beforeAll(async () => {
-  const db = await createDatabase()
-  pgUrl = db.url
-  dropDatabase = db.drop
-})
-
-afterAll(async () => {
-  rmSync(dir, { recursive: true, force: true })
-  await dropDatabase()
-})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 /// A Yjs text that records every update it produces.
 function writer(clientID?: number) {
@@ -61,7 +51,7 @@ let fileNo = 0
 const stores: Array<[string, () => Promise<Storage>]> = [
   ['memory', async () => memoryStorage()],
   ['sqlite', async () => sqliteStorage(join(dir, `nested/folder/s${++fileNo}.db`))],
-  ['postgres', async () => postgresStorage(pgUrl)],
+  ['postgres', async () => postgresStorage(database.url)],
 ]
 
 describe.each(stores)('%s storage', (kind, open) => {
@@ -201,7 +191,7 @@ test('openStorage understands memory, sqlite:PATH (creating folders) and postgre
   const again = await openStorage(`sqlite:${join(dir, 'made/by/open/x.db')}`)
   expect((await again.load('r')).map((u) => [...u])).toEqual([[7]])
   await again.close()
-  const p = await openStorage(pgUrl)
+  const p = await openStorage(database.url)
   await p.ping()
   await p.close()
   await expect(openStorage('redis://nope')).rejects.toThrow(/not supported/)
