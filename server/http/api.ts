@@ -114,11 +114,12 @@ function readBody(req: IncomingMessage, limit: number, budget: IncompleteBudget)
   })
 }
 
-/// A document holding stored updates (snapshot first), as a loaded room would.
+/// A document holding stored updates (snapshot first), as a loaded room would (in a local
+/// transaction, as `Room.restore` does: reading makes no formatting cleanup).
 function docOf(updates: Uint8Array[]): Y.Doc {
   const doc = new Y.Doc({ gc: true })
   try {
-    Y.applyUpdate(doc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates))
+    Y.transact(doc, () => Y.applyUpdate(doc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)))
   } catch (error) {
     doc.destroy()
     throw error

@@ -97,7 +97,9 @@ export class Room implements Settling {
     if (updates.length === 0) return
     this.restoring = true
     try {
-      Y.applyUpdate(this.ydoc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates as Uint8Array[]))
+      // In a local transaction: Yjs cleans up formatting only after remote ones, and loading a
+      // document must not change it (a change no peer and no store would hear of).
+      Y.transact(this.ydoc, () => Y.applyUpdate(this.ydoc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates as Uint8Array[])))
     } finally {
       this.restoring = false
     }
