@@ -42,6 +42,11 @@ interface PeerState {
 
 /// An update with no structs and no deletions (what an empty document sends in step 2).
 const NO_CHANGE = Uint8Array.of(0, 0)
+/// Updates as one (null for none).
+function oneUpdate(updates: Uint8Array[]): Uint8Array | null {
+  return updates.length === 0 ? null : updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
+}
+
 /// Clients a sync step 1's state vector may name beyond those the room's document has.
 const UNKNOWN_CLIENTS = 1000
 
@@ -67,11 +72,7 @@ export class Room implements Settling {
 
   /// `maxPendingBytes`: see `Integrator`.
   constructor(readonly name: string, private readonly hooks: RoomHooks, maxPendingBytes = Infinity) {
-    this.outbox = new TurnOutbox(this, {
-      persist: (room, update, done) => hooks.persist(room, update, done),
-      publish: hooks.publish && ((room, kind, payload) => hooks.publish?.(room, kind, payload)),
-      failed: (error) => hooks.failed(this, error),
-    })
+    this.outbox = new TurnOutbox(this, { persist: hooks.persist, publish: hooks.publish, failed: (error) => hooks.failed(this, error) })
     this.integrator = new Integrator(this.ydoc, maxPendingBytes)
     // Yjs changes a document by itself when it integrates remote edits of formatted text: it
     // deletes formatting marks that no longer apply, in a local transaction of its own. That
@@ -225,7 +226,7 @@ export class Room implements Settling {
     // get the update as received, so an acknowledged update is stored whole.
     const { pendingStructs: after, pendingDs: afterDs } = this.ydoc.store
     const waits = pendingBefore || after !== null || afterDs !== null
-    this.outbox.update(origin, update, waits ? (integrated.length === 1 ? integrated[0] : integrated.length ? Y.mergeUpdates(integrated) : null) : update)
+    this.outbox.update(origin, update, waits ? oneUpdate(integrated) : update)
   }
 
   /// Integrate the held plain updates. Should Yjs refuse one after all, its sender is closed
