@@ -66,12 +66,12 @@ it('with a delay, the appends of several turns share one commit, and resolve aft
 
 it('drain commits at once instead of waiting for the delay', async () => {
   const { store, commits } = countingStore()
-  const writes = writeBatcher(store, 60_000)
+  // A delay far past the test's time limit: only a drain that does not wait can finish.
+  const writes = writeBatcher(store, 3_600_000)
   const stored = appendStored(writes, 'r', update(7))
-  const start = Date.now()
+  expect(commits).toEqual([])
   await writes.drain()
   await stored
-  expect(Date.now() - start).toBeLessThan(1000)
   expect(commits).toEqual([1])
   expect((await store.load('r')).map((u) => u[0])).toEqual([7])
 })

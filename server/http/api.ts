@@ -30,7 +30,7 @@ export interface ApiOptions {
   /// Where a read of a room that is not loaded finds it.
   storage: Pick<Storage, 'load'>
   authorize: ApiAuthorizer
-  /// Origins browsers may send state-changing requests from; null: any.
+  /// Origins browsers may send state-changing requests from; null: every origin.
   allowedOrigins: readonly string[] | null
   /// Requests per client address.
   rate: RateLimiter
