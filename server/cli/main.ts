@@ -1,8 +1,8 @@
 // The `concord` command: parse options, start the server, stop gracefully on SIGTERM/SIGINT.
 import { readFileSync } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { ConfigError, formatOptions, resolveConfig } from '../ops/config.js'
+import { packageRoot } from '../ops/packageRoot.js'
 import { tokenCommand } from '../auth/token.js'
 import { isWorker, isWorkersPrimary, runWorkers, workersProblem } from './workers.js'
 
@@ -20,11 +20,7 @@ ${formatOptions(false)}
 
 /// The package's version, from its package.json (above `server/`, or `dist/server/`).
 export function version(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  while (basename(dir) !== 'server') dir = dirname(dir)
-  dir = dirname(dir)
-  if (basename(dir) === 'dist') dir = dirname(dir)
-  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version
 }
 
 /// Run the command line; resolves when the server has stopped.

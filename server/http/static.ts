@@ -4,8 +4,8 @@
 import { createReadStream, type Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { basename, dirname, extname, join, resolve, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { extname, join, resolve, sep } from 'node:path'
+import { packageRoot } from '../ops/packageRoot.js'
 
 /// Answers one GET or HEAD request for the editor.
 export type StaticHandler = (req: IncomingMessage, res: ServerResponse) => void
@@ -41,10 +41,7 @@ const HASHED = /-[A-Z0-9]{8}\.(js|css|map)$/
 /// The folder `npm run build` writes the editor to, whether this file runs from
 /// `dist/server/…` (compiled) or from `server/…` (tests running the sources).
 export function defaultEditorDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  while (basename(dir) !== 'server') dir = dirname(dir)
-  dir = dirname(dir)
-  return join(basename(dir) === 'dist' ? dirname(dir) : dir, 'dist', 'editor')
+  return join(packageRoot(), 'dist', 'editor')
 }
 
 /// What a request path maps to: a file of the folder, a redirect, or nothing.

@@ -13,7 +13,7 @@ import { settleSoon, type Settling } from './settleQueue.js'
 import { Integrator, type Integration } from './integrate.js'
 import { StateCache } from './stateCache.js'
 import type { Origin, Peer } from './peer.js'
-import { TurnOutbox, broadcast } from './turnOutbox.js'
+import { TurnOutbox, broadcast, joined } from './turnOutbox.js'
 import type { Stored } from '../storage/writeBatcher.js'
 
 export type { Origin, Peer } from './peer.js'
@@ -42,11 +42,6 @@ interface PeerState {
 
 /// An update with no structs and no deletions (what an empty document sends in step 2).
 const NO_CHANGE = Uint8Array.of(0, 0)
-/// Updates as one (null for none).
-function oneUpdate(updates: Uint8Array[]): Uint8Array | null {
-  return updates.length === 0 ? null : updates.length === 1 ? updates[0] : Y.mergeUpdates(updates)
-}
-
 /// Clients a sync step 1's state vector may name beyond those the room's document has.
 const UNKNOWN_CLIENTS = 1000
 
@@ -226,7 +221,7 @@ export class Room implements Settling {
     // get the update as received, so an acknowledged update is stored whole.
     const { pendingStructs: after, pendingDs: afterDs } = this.ydoc.store
     const waits = pendingBefore || after !== null || afterDs !== null
-    this.outbox.update(origin, update, waits ? oneUpdate(integrated) : update)
+    this.outbox.update(origin, update, waits ? joined(integrated) : update)
   }
 
   /// Integrate the held plain updates. Should Yjs refuse one after all, its sender is closed

@@ -14,7 +14,7 @@ export function broadcast(peers: Iterable<Peer>, frame: Uint8Array, except: Peer
 
 /// The updates as one (merged when several), leaving out empty ones (a client with nothing to
 /// add answers sync step 1 with an empty update); null when nothing is left.
-function joined(updates: ReadonlyArray<Uint8Array | null>): Uint8Array | null {
+export function joined(updates: ReadonlyArray<Uint8Array | null>): Uint8Array | null {
   const useful = updates.filter((u): u is Uint8Array => u !== null && !isEmptyUpdate(u))
   return useful.length === 0 ? null : useful.length === 1 ? useful[0] : Y.mergeUpdates(useful)
 }
