@@ -4,8 +4,9 @@ export { resolveConfig, defaultConfig, optionTable, ConfigError, type Config } f
 export { CloseCode } from './protocol/closeCodes.js'
 export { memoryStorage } from './storage/memory.js'
 export { openStorage } from './storage/open.js'
-export type { Storage, AppendEntry, CompactionResult, MergeUpdates } from './storage/types.js'
-export type { Authorize } from './http/api.js'
+export type {
+  Storage, AppendEntry, CompactionResult, MergeUpdates, RoomInfo, ListQuery, RoomPage, VersionInfo, NewVersion, Retention, RoomRecord,
+} from './storage/types.js'
 export type { Readiness, ReadinessCheck, ReadinessReport } from './http/readiness.js'
 export type { Metrics } from './ops/metrics.js'
 export { signature as webhookSignature } from './ops/webhook.js'

@@ -93,6 +93,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
         prefix: config.redisPrefix,
         syncIntervalMs: config.clusterSyncMs,
         heartbeatMs: config.clusterHeartbeatMs,
+        deleted: (room) => rooms.dropDeleted(room),
         log: { info: (msg) => log.info(msg), warn: (obj, msg) => log.warn(obj, msg) },
       })
     : null
@@ -109,6 +110,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     log: (message, error) => log.error({ err: error }, message),
     observer: config.metrics ? metrics : undefined,
     stored: webhook ? (room) => webhook.changed(room) : undefined,
+    versions: {
+      quietMs: config.versionAfterQuietMs,
+      everyMs: config.versionEveryMs,
+      keepMs: config.versionRetentionDays * 86_400_000,
+      keepCount: config.maxVersions,
+    },
     compacted: (room, result, ms) => log.debug({ room, ...result, ms: Math.round(ms) }, 'compacted'),
     seed,
   })

@@ -64,7 +64,8 @@ test('a POSTed update reaches connected clients and survives a restart', async (
     expect(await got.text()).toBe('hello world')
   }
   const list = await (await fetch(`${http}/api/rooms`)).json()
-  expect(list).toEqual({ rooms: [{ name: 'notes/today', connections: 2 }] })
+  expect(list).toEqual({ rooms: [{ name: 'notes/today', connections: 2, bytes: expect.any(Number), createdAt: expect.any(Number), updatedAt: expect.any(Number) }], next: null })
+  expect(list.rooms[0].bytes).toBeGreaterThan(10)
 
   for (const c of clients.splice(0)) c.destroy()
   await first.close()
@@ -122,7 +123,14 @@ test('bad room names, paths, methods and bodies get a JSON error and change noth
     ['/api/rooms/%ZZ/text', {}, 400, /percent-encoding/],
     ['/api/rooms/a%01b/text', {}, 400, /control characters/],
     [`/api/rooms/${'x'.repeat(600)}/text`, {}, 400, /longer than 512 bytes/],
-    ['/api/rooms/kept/nothing', {}, 404, /not found/],
+    ['/api/rooms/kept/nothing', {}, 404, /no such room/],
+    ['/api/rooms/kept/versions/1/text', {}, 404, /no such version/],
+    ['/api/rooms/kept/versions/1/restore', {}, 405, /not allowed/],
+    ['/api/rooms/kept/versions', { method: 'POST', body: '{"label": 5}' }, 400, /label must be/],
+    ['/api/rooms/kept/versions', { method: 'POST', body: '[' }, 400, /not JSON/],
+    ['/api/rooms?order=sideways', {}, 400, /order must be/],
+    ['/api/rooms?limit=0', {}, 400, /limit must be/],
+    ['/api/rooms?cursor=nonsense', {}, 400, /bad cursor/],
     ['/api/rooms/kept/text', { method: 'POST', body: 'x' }, 405, /not allowed/],
     ['/api/rooms', { method: 'DELETE' }, 405, /not allowed/],
     ['/api/rooms/kept/update', { method: 'POST' }, 400, /empty body/],
@@ -176,8 +184,8 @@ test('without a token 401, with a token for another room or read-only 403; a goo
   await expectError(await fetch(`${http}/api/rooms/secret/text`, { headers: await bearer({ rooms: 'other/*' }) }), 403, /does not grant/)
   // A token lists only the rooms it grants.
   const granted = async (rooms: string[]) => (await fetch(`${http}/api/rooms`, { headers: await bearer({ rooms }) })).json()
-  expect(await granted(['other', '*/*', '?/**'])).toEqual({ rooms: [] })
-  expect(await granted(['s*'])).toEqual({ rooms: [{ name: 'secret', connections: 1 }] })
+  // Rooms are listed once something of them is stored: nothing yet.
+  expect(await granted(['s*'])).toEqual({ rooms: [], next: null })
   expect(a.count('update')).toBe(0)
 
   expect((await post(await bearer({ rooms: 'secret', access: 'write', sub: 'backend' }))).status).toBe(200)
@@ -187,5 +195,7 @@ test('without a token 401, with a token for another room or read-only 403; a goo
   expect(read.status).toBe(200)
   expect(await read.text()).toBe('signed')
   const list = await fetch(`${http}/api/rooms`, { headers: await bearer({ rooms: '**' }) })
-  expect(await list.json()).toEqual({ rooms: [{ name: 'secret', connections: 1 }] })
+  expect(await list.json()).toMatchObject({ rooms: [{ name: 'secret', connections: 1 }], next: null })
+  expect(await granted(['other', '*/*', '?/**'])).toEqual({ rooms: [], next: null })
+  expect(await granted(['s*'])).toMatchObject({ rooms: [{ name: 'secret', connections: 1 }] })
 })

@@ -60,7 +60,8 @@ function recordingStore(): Storage & { appended: AppendEntry[]; hold: boolean } 
       if (!value) for (const release of held.splice(0)) release()
     },
     get hold() { return holding },
-    load: (room: string) => inner.load(room),
+    ...inner,
+    appendNow: undefined, // every append goes through `append`, where it can be held
     async append(entries: readonly AppendEntry[]) {
       if (holding) await new Promise<void>((r) => held.push(r))
       store.appended.push(...entries)

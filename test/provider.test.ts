@@ -56,7 +56,8 @@ function gatedStore(): { store: Storage; hold(): void; release(): void } {
   let waiting: Array<() => void> = []
   return {
     store: {
-      load: (room) => inner.load(room),
+      ...inner,
+      appendNow: undefined, // every append goes through `append`, where it can be held
       async append(entries: readonly AppendEntry[]) {
         if (held) await new Promise<void>((resolve) => waiting.push(resolve))
         await inner.append(entries)

@@ -95,7 +95,7 @@ test('mistakes get a clear message and exit code 2', () => {
   const cases: Array<[string[], Record<string, string>, RegExp]> = [
     [['token', '--room', 'r'], {}, /no key: pass --auth-secret/],
     [['token', '--room', 'r', '--ttl', 'soon'], { CONCORD_AUTH_SECRET: SECRET }, /--ttl: expected a duration/],
-    [['token', '--room', 'r', '--access', 'admin'], { CONCORD_AUTH_SECRET: SECRET }, /--access: expected read or write/],
+    [['token', '--room', 'r', '--access', 'owner'], { CONCORD_AUTH_SECRET: SECRET }, /--access: expected read, write or admin/],
     [['token', '--access', 'read'], { CONCORD_AUTH_SECRET: SECRET }, /--room: at least one/],
     [['token', '--room', 'r', '--auth-secret', 'short'], {}, /at least 32 bytes/],
     [['token', '--room', 'r', '--private-key', '/nonexistent/key.pem'], {}, /ENOENT|no such file/],

@@ -6,8 +6,21 @@ import type { IncomingMessage } from 'node:http'
 import { errors, jwtVerify, type JWTPayload } from 'jose'
 import { queryOf } from '../protocol/roomName.js'
 
-/// What a connection may do in its room.
-export type Access = 'read' | 'write'
+/// What a connection may do in its room: read it; also change it; also delete it (an
+/// administrator's token). Each level includes the ones before it.
+export type Access = 'read' | 'write' | 'admin'
+
+const LEVEL: Record<Access, number> = { read: 0, write: 1, admin: 2 }
+
+/// Whether `access` includes `needs`.
+export function allows(access: Access, needs: Access): boolean {
+  return LEVEL[access] >= LEVEL[needs]
+}
+
+/// Whether a claim is an access level.
+export function isAccess(value: unknown): value is Access {
+  return value === 'read' || value === 'write' || value === 'admin'
+}
 
 /// The outcome of authenticating one upgrade request.
 export type AuthDecision =
@@ -123,6 +136,9 @@ export function chooseSubprotocol(offered: ReadonlySet<string>): string | false 
 /// A verified token: the decision it carries and the room patterns it grants.
 export type TokenGrant = Extract<AuthDecision, { ok: true }> & { rooms: string[] }
 
+// Without auth, everyone may do everything, deleting rooms included.
+const everyone: AuthDecision = { ok: true, user: null, access: 'admin' }
+
 /// Verify a token without deciding a room: signature, expiry (required) and the shape of the
 /// claims. `sub` names the user; `access` is `read` unless the token says `write`.
 export async function verifyTokenClaims(token: string | null, key: VerifyKey): Promise<TokenGrant | Extract<AuthDecision, { ok: false }>> {
@@ -137,8 +153,8 @@ export async function verifyTokenClaims(token: string | null, key: VerifyKey): P
     return { ok: false, status: 401, reason: tokenError(error) }
   }
   const access = claims.access ?? 'read'
-  if (access !== 'read' && access !== 'write') {
-    return { ok: false, status: 401, reason: 'invalid token: access must be read or write' }
+  if (!isAccess(access)) {
+    return { ok: false, status: 401, reason: 'invalid token: access must be read, write or admin' }
   }
   const rooms = typeof claims.rooms === 'string' ? [claims.rooms] : claims.rooms
   if (!Array.isArray(rooms) || !rooms.every((r) => typeof r === 'string')) {
@@ -178,12 +194,12 @@ function tokenError(error: unknown): string {
 }
 
 /// The authenticator the server uses: the embedder's hook if given, else tokens if a key is
-/// configured, else everyone may write (a server without auth, as y-websocket's).
+/// configured, else everyone may do everything (a server without auth, as y-websocket's).
 export function authenticator(options: { authenticate?: Authenticate; key: VerifyKey | null }): Authenticate {
   if (options.authenticate) return options.authenticate
   const key = options.key
   if (key) return (request, room) => verifyToken(tokenOf(request), room, key)
-  return () => ({ ok: true, user: null, access: 'write' })
+  return () => everyone
 }
 
 /// The HTTP API's decision for the room list: refused, or which rooms the caller may see.
@@ -203,8 +219,6 @@ export function apiTokenOf(request: IncomingMessage): string | null {
   return bearer ? bearer[1] : tokenOf(request)
 }
 
-// Without auth, everyone may write (as `authenticator` decides).
-const everyone: AuthDecision = { ok: true, user: null, access: 'write' }
 
 /// The HTTP API's authorizer. A token lists only the loaded rooms its patterns grant, each
 /// name matched on its own (a pattern such as `*/**` grants some rooms, not the list). A

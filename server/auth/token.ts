@@ -3,7 +3,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { SignJWT } from 'jose'
-import { algorithmsFor, type Access } from './auth.js'
+import { algorithmsFor, isAccess, type Access } from './auth.js'
 import { ConfigError, optionTable } from '../ops/config.js'
 
 /// Usage of the subcommand.
@@ -12,7 +12,7 @@ export const TOKEN_HELP = `Usage: concord token --room PATTERN [--room PATTERNâ€
 Print a JWT that lets a client open the matching rooms (ws://HOST:PORT/ROOM?token=â€¦).
 
   --room PATTERN      a room name, or a pattern: * within one path segment, ** across them
-  --access read|write default read
+  --access LEVEL      read, write, or admin (write, and delete rooms); default read
   --ttl DURATION      lifetime: 90s, 30m, 1h, 7d (default 1h)
   --user NAME         the token's subject, shown in the server's logs
   --auth-secret S     the server's HS256 secret (default: $CONCORD_AUTH_SECRET)
@@ -54,7 +54,7 @@ export function parseTokenArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     switch (m[1]) {
       case 'room': request.rooms.push(value); break
       case 'access':
-        if (value !== 'read' && value !== 'write') throw new ConfigError(`--access: expected read or write, got ${JSON.stringify(value)}`)
+        if (!isAccess(value)) throw new ConfigError(`--access: expected read, write or admin, got ${JSON.stringify(value)}`)
         request.access = value
         break
       case 'ttl': request.ttlSeconds = parseTtl(value); break

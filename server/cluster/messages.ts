@@ -10,10 +10,11 @@
 //   missing:   bytes Yjs update the target lacks (may be empty), bytes awareness (may be empty)
 //   heartbeat: nothing (on the instances channel)
 //   bye:       nothing (on the instances channel: the sender stopped after storing everything)
+//   deleted:   nothing (the room was deleted: drop it without storing anything more)
 import { Reader, uintSize, writeUint } from '../protocol/messages.js'
 
 /// Kinds of cluster messages.
-export const Kind = { Update: 0, Awareness: 1, State: 2, Missing: 3, Heartbeat: 4, Bye: 5 } as const
+export const Kind = { Update: 0, Awareness: 1, State: 2, Missing: 3, Heartbeat: 4, Bye: 5, Deleted: 6 } as const
 
 /// A decoded cluster message.
 export type ClusterMessage = { from: string; target: string } & (
@@ -23,6 +24,7 @@ export type ClusterMessage = { from: string; target: string } & (
   | { kind: 'missing'; update: Uint8Array; awareness: Uint8Array }
   | { kind: 'heartbeat' }
   | { kind: 'bye' }
+  | { kind: 'deleted' }
 )
 
 const utf8 = new TextEncoder()
@@ -75,6 +77,9 @@ export const encodeHeartbeat = (from: string): Buffer => encode(Kind.Heartbeat, 
 /// An instance's goodbye after a graceful stop.
 export const encodeBye = (from: string): Buffer => encode(Kind.Bye, from, '', [])
 
+/// The sender deleted the room of the channel.
+export const encodeDeleted = (from: string): Buffer => encode(Kind.Deleted, from, '', [])
+
 /// Decode a cluster message; throws on malformed input (a foreign publisher on our channel).
 export function decodeClusterMessage(bytes: Uint8Array): ClusterMessage {
   const reader = new Reader(bytes)
@@ -99,6 +104,8 @@ export function decodeClusterMessage(bytes: Uint8Array): ClusterMessage {
       return { from, target, kind: 'heartbeat' }
     case Kind.Bye:
       return { from, target, kind: 'bye' }
+    case Kind.Deleted:
+      return { from, target, kind: 'deleted' }
     default:
       throw new Error(`unknown cluster message kind ${kind}`)
   }

@@ -14,7 +14,7 @@ import type { Room } from '../room/room.js'
 import type { RoomsCluster } from '../room/rooms.js'
 import { isEmptyUpdate } from '../protocol/messages.js'
 import {
-  decodeClusterMessage, encodeBye, encodeClusterAwareness, encodeClusterUpdate, encodeHeartbeat,
+  decodeClusterMessage, encodeBye, encodeClusterAwareness, encodeClusterUpdate, encodeDeleted, encodeHeartbeat,
   encodeMissing, encodeState, type ClusterMessage,
 } from './messages.js'
 import { applyOwned, ownAwareness, removeOwned, type Owners } from './owners.js'
@@ -30,6 +30,8 @@ export interface RedisClusterOptions {
   syncIntervalMs: number
   /// Heartbeat interval; an instance silent for three intervals is dead.
   heartbeatMs: number
+  /// Another instance deleted this room: drop it here (see `Rooms.dropDeleted`).
+  deleted?(room: string): void
   /// Where to report connection changes and bad messages.
   log?: { info(msg: string): void; warn(obj: object, msg: string): void }
 }
@@ -151,6 +153,7 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
   }
 
   function onRoomMessage(shared: SharedRoom, message: ClusterMessage): void {
+    if (message.kind === 'deleted') return void options.deleted?.(shared.name)
     const room = shared.room
     if (!room) {
       // Still loading: keep updates for after the load; awareness comes with the state exchange.
@@ -322,6 +325,10 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
       shared.earlyBytes = 0
       for (const update of early) applyUpdate(shared, room, update)
       announceState(shared, '', true)
+    },
+
+    deleted(name) {
+      send(roomPrefix + name, encodeDeleted(instance))
     },
 
     left(name, room) {

@@ -7,7 +7,7 @@ import { feedDirectly, incompleteBytes } from './directFeed.js'
 import { backlog, frameInto, smallFrameOf, writeFrames } from './frames.js'
 import { TokenBucket, type IncompleteBudget } from './limits.js'
 import type { Traffic } from '../ops/metrics.js'
-import { OverLimitError, ProtocolError, decodeFrame, withoutAwareness, type Message } from '../protocol/messages.js'
+import { DeletedDocumentError, OverLimitError, ProtocolError, decodeFrame, withoutAwareness, type Message } from '../protocol/messages.js'
 import type { Peer, Room } from '../room/room.js'
 
 /// Per-connection limits.
@@ -84,6 +84,7 @@ type OwnedSocket = WebSocket & { [OWNER]?: Connection }
 /// A live client connection.
 export class Connection implements Peer {
   readonly id: string
+  readonly user: string | null
   readonly readOnly: boolean
   readonly wantsAck: boolean
   readonly awarenessIds = new Set<number>()
@@ -127,6 +128,7 @@ export class Connection implements Peer {
     private readonly traffic?: Traffic,
   ) {
     this.id = info.id
+    this.user = info.user
     this.readOnly = info.readOnly
     this.wantsAck = info.wantsAck
     this.bucket = limits.messagesPerSecond > 0 ? new TokenBucket(limits.messagesPerSecond, limits.messageBurst) : null
@@ -305,6 +307,7 @@ export class Connection implements Peer {
       }
     } catch (error) {
       if (error instanceof OverLimitError) this.close(CloseCode.TryAgainLater, error.message)
+      else if (error instanceof DeletedDocumentError) this.close(CloseCode.DocumentDeleted, error.message)
       else if (error instanceof ProtocolError) this.close(CloseCode.Malformed, `malformed message: ${error.message}`)
       else this.close(CloseCode.InternalError, 'internal error')
     }

@@ -110,7 +110,7 @@ export interface MetricSources {
 }
 
 /// Why a room left memory.
-export type UnloadReason = 'idle' | 'failed'
+export type UnloadReason = 'idle' | 'failed' | 'deleted'
 
 /// Where an auth refusal happened.
 export type RefusalChannel = 'websocket' | 'http'

@@ -21,6 +21,9 @@ export const CloseCode = {
   Unauthorized: 4401,
   /// The token does not grant this room.
   Forbidden: 4403,
+  /// The document was deleted (`DELETE /api/rooms/<room>`), or the client sent content of a
+  /// deleted document: start afresh with an empty document.
+  DocumentDeleted: 4410,
   /// A message did not arrive whole within `messageTimeoutMs` of its first byte.
   MessageTimeout: 4408,
   /// Too many messages per second.

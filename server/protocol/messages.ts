@@ -37,6 +37,12 @@ export class OverLimitError extends ProtocolError {
   override name = 'OverLimitError'
 }
 
+/// Thrown for an update carrying content of a deleted document (see `room/tombstone.ts`); the
+/// connection is closed with `CloseCode.DocumentDeleted`.
+export class DeletedDocumentError extends ProtocolError {
+  override name = 'DeletedDocumentError'
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 const utf8Encoder = new TextEncoder()
 

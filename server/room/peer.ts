@@ -3,6 +3,8 @@
 /// What a room needs of a connection.
 export interface Peer {
   readonly id: string
+  /// Who it is (a token's `sub`); null or absent when anonymous.
+  readonly user?: string | null
   /// Updates from a read-only peer are dropped (and it is told once).
   readonly readOnly: boolean
   /// Whether the peer asked for write acknowledgements.

@@ -11,6 +11,7 @@ export interface PresenceEntry {
   state: Uint8Array | null
 }
 
+const utf8 = new TextDecoder()
 const NULL_STATE = new TextEncoder().encode('null')
 
 function isNull(bytes: Uint8Array): boolean {
@@ -149,6 +150,22 @@ export class Presence {
       if (current.state !== null) removed.push([client, { clock: current.clock, state: null }])
     }
     return removed.length ? encodeAwarenessEntries(removed) : null
+  }
+
+  /// The display name (`user.name`, as the editor and the ecosystem's cursor plugins set it)
+  /// in the first of `clients`' states that has one; null if none.
+  nameOf(clients: Iterable<number>): string | null {
+    for (const client of clients) {
+      const state = this.entries.get(client)?.state
+      if (!state) continue
+      try {
+        const name = (JSON.parse(utf8.decode(state)) as { user?: { name?: unknown } } | null)?.user?.name
+        if (typeof name === 'string' && name.trim() !== '') return name.trim().slice(0, 100)
+      } catch {
+        // checked JSON on the way in; nothing to name here
+      }
+    }
+    return null
   }
 
   /// The number of clients with a state.

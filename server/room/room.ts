@@ -12,6 +12,7 @@ import { HeldBack } from './heldBack.js'
 import { settleSoon, type Settling } from './settleQueue.js'
 import { Integrator, type Integration } from './integrate.js'
 import { StateCache } from './stateCache.js'
+import { refuseDeleted } from './tombstone.js'
 import type { Origin, Peer } from './peer.js'
 import { TurnOutbox, broadcast, joined } from './turnOutbox.js'
 import type { Stored } from '../storage/writeBatcher.js'
@@ -22,11 +23,13 @@ export type { Origin, Peer } from './peer.js'
 export interface RoomHooks {
   /// Store an update durably; `done` runs once it and everything before it is stored (with
   /// the error if that failed). With `null`, only waits for what is already queued.
-  persist(room: string, update: Uint8Array | null, done: Stored): void
+  persist(room: string, update: Uint8Array | null, done: Stored, author: string | null): void
   /// Send an update or awareness message to other instances.
   publish?(room: string, kind: 'update' | 'awareness', payload: Uint8Array): void
   /// Called when the last peer left.
   empty(room: Room): void
+  /// Called when the document changed (for versions).
+  changed?(room: string): void
   /// Called when an update could not be stored: the room must not pretend it was.
   failed(room: Room, error: unknown): void
   /// Seconds one integration (an update, or a batch of held-back ones) took, for metrics.
@@ -38,6 +41,9 @@ interface PeerState {
   received: number
   /// Whether it was told that its updates are refused.
   toldReadOnly: boolean
+  /// Who its updates are by (see `authorOf`); undefined until asked after its last
+  /// awareness change.
+  author: string | null | undefined
 }
 
 /// An update with no structs and no deletions (what an empty document sends in step 2).
@@ -50,6 +56,10 @@ export class Room implements Settling {
   private readonly ydoc = new Y.Doc({ gc: true })
   readonly presence = new Presence()
   readonly peers = new Map<Peer, PeerState>()
+  /// Who changed the document since its last version was taken (see `room/versioning.ts`).
+  readonly authors = new Set<string>()
+  /// The state vector of a deleted document of this name, if one was (see `tombstone.ts`).
+  tombstone: Map<number, number> | null = null
   /// Incremented on every applied update; keys the state cache.
   private revision = 0
   private readonly cache = new StateCache(this.ydoc)
@@ -67,7 +77,17 @@ export class Room implements Settling {
 
   /// `maxPendingBytes`: see `Integrator`.
   constructor(readonly name: string, private readonly hooks: RoomHooks, maxPendingBytes = Infinity) {
-    this.outbox = new TurnOutbox(this, { persist: hooks.persist, publish: hooks.publish, failed: (error) => hooks.failed(this, error) })
+    this.outbox = new TurnOutbox(this, {
+      persist: (room, update, done, author) => {
+        if (update !== null) {
+          if (author !== null) this.authors.add(author)
+          hooks.changed?.(room)
+        }
+        hooks.persist(room, update, done, author)
+      },
+      publish: hooks.publish,
+      failed: (error) => hooks.failed(this, error),
+    })
     this.integrator = new Integrator(this.ydoc, maxPendingBytes)
     // Yjs changes a document by itself when it integrates remote edits of formatted text: it
     // deletes formatting marks that no longer apply, in a local transaction of its own. That
@@ -104,7 +124,7 @@ export class Room implements Settling {
 
   /// Add a peer: send it our sync step 1 and the current awareness states.
   join(peer: Peer): void {
-    this.peers.set(peer, { received: 0, toldReadOnly: false })
+    this.peers.set(peer, { received: 0, toldReadOnly: false, author: undefined })
     this.settle()
     peer.send(encodeSyncStep1(this.cache.stateVector(this.revision)))
     const awareness = this.presence.snapshot()
@@ -152,10 +172,11 @@ export class Room implements Settling {
         state.received++
         // A step 2 often repeats what the room has (a reconnect): integrated at once, so that
         // what changes nothing is neither relayed nor stored. A live edit may wait.
-        this.apply(message.update, peer, message.type === 'update')
+        this.apply(message.update, peer, message.type === 'update', (state.author ??= this.authorOf(peer)))
         return
       case 'awareness': {
         this.presence.apply(message.update, peer.awarenessIds, peer.maxAwarenessIds)
+        state.author = undefined // the name may have changed
         // The received bytes are already an encoded awareness message: relay them as they are.
         this.outbox.awarenessFrom(peer, message.raw)
         this.hooks.publish?.(this.name, 'awareness', message.update)
@@ -172,13 +193,20 @@ export class Room implements Settling {
     }
   }
 
-  /// Apply an update from any origin; it is relayed to every peer but the origin at the end
+  /// Who a peer's updates are by: its token's subject, else the display name its awareness
+  /// state gives (a server without auth), else nobody.
+  private authorOf(peer: Peer): string | null {
+    return peer.user ?? this.presence.nameOf(peer.awarenessIds)
+  }
+
+  /// Apply an update from any origin, made by `author`; it is relayed to every peer but the origin at the end
   /// of this event-loop turn, stored, and published to other instances unless it came from
   /// one. Throws `ProtocolError` if the update is not valid Yjs; what Yjs integrated of it before
   /// failing stays in the document and is relayed and stored like any change. With `mayWait`,
   /// a plain update (see `checkUpdate`) joins a batch integrated when the document is next
   /// read: Yjs' cost per transaction is paid once per batch, not once per keystroke.
-  apply(update: Uint8Array, origin: Origin, mayWait = false): void {
+  apply(update: Uint8Array, origin: Origin, mayWait = false, author: string | null = null): void {
+    if (this.tombstone) refuseDeleted(update, this.tombstone)
     let plain: boolean
     try {
       plain = this.held.check(update)
@@ -188,7 +216,7 @@ export class Room implements Settling {
     const { pendingStructs, pendingDs } = this.ydoc.store
     if (plain && mayWait && pendingStructs === null && pendingDs === null) {
       this.revision++
-      this.outbox.update(origin, this.held.hold(update, origin))
+      this.outbox.update(origin, this.held.hold(update, origin), undefined, author)
       // A full batch waits its turn in the queue; one that outgrew the queue is integrated now.
       if (this.held.overfull) this.settle()
       else if (this.held.full) settleSoon(this)
@@ -206,7 +234,7 @@ export class Room implements Settling {
     }
     if (result.refused) {
       this.revision++ // what Yjs integrated before refusing it stays, and is relayed and stored
-      if (result.partial) this.outbox.update(origin, result.partial)
+      if (result.partial) this.outbox.update(origin, result.partial, undefined, author)
       if (result.overLimit) throw new OverLimitError(result.error.message)
       throw new ProtocolError(`invalid Yjs update: ${result.error.message}`)
     }
@@ -221,7 +249,7 @@ export class Room implements Settling {
     // get the update as received, so an acknowledged update is stored whole.
     const { pendingStructs: after, pendingDs: afterDs } = this.ydoc.store
     const waits = pendingBefore || after !== null || afterDs !== null
-    this.outbox.update(origin, update, waits ? joined(integrated) : update)
+    this.outbox.update(origin, update, waits ? joined(integrated) : update, author)
   }
 
   /// Integrate the held plain updates. Should Yjs refuse one after all, its sender is closed

@@ -4,6 +4,9 @@
 import { performance } from 'node:perf_hooks'
 import { CloseCode } from '../protocol/closeCodes.js'
 import { Room, type RoomHooks } from './room.js'
+import { joinTombstones, tombstoneClocks } from './tombstone.js'
+import { Versioning, type VersioningOptions } from './versioning.js'
+import * as Y from 'yjs'
 import { compactor, type Compactor } from '../storage/compaction.js'
 import type { CompactionResult, Storage } from '../storage/types.js'
 import { appendStored, writeBatcher, type WriteBatcher } from '../storage/writeBatcher.js'
@@ -18,6 +21,8 @@ export interface RoomsCluster {
   loaded(room: Room, store: (update: Uint8Array) => Promise<void>): void
   /// The room was unloaded (`room`) or failed to load (`null`): unsubscribe.
   left(name: string, room: Room | null): void
+  /// The room was deleted here: every instance drops it (see `Rooms.dropDeleted`).
+  deleted(name: string): void
 }
 
 /// Options of the room registry.
@@ -48,12 +53,14 @@ export interface RoomsOptions {
   seed?: Uint8Array
   /// Bytes of updates with missing dependencies a room holds (see `Room`); default no limit.
   maxPendingBytes?: number
+  /// When versions are taken (see `Versioning`); default: only on request.
+  versions?: VersioningOptions
 }
 
 /// What the registry reports for metrics (times in seconds).
 export interface RoomsObserver {
   loaded(seconds: number): void
-  unloaded(reason: 'idle' | 'failed'): void
+  unloaded(reason: 'idle' | 'failed' | 'deleted'): void
   applied?: RoomHooks['applied']
 }
 
@@ -90,6 +97,7 @@ export class Rooms {
   /// Whether the store is volatile (see `Storage.volatile`): live updates are then not
   /// appended, and a room's state is stored when it unloads or the server stops.
   private readonly volatile: boolean
+  readonly versioning: Versioning
 
   constructor(private readonly options: RoomsOptions) {
     this.writes = writeBatcher(options.storage, options.commitDelayMs ?? 0, (entries) => {
@@ -113,16 +121,25 @@ export class Rooms {
     this.volatile = storage.volatile === true && storage.replace !== undefined
     this.hooks = {
       persist: this.volatile
-        ? (room, update, done) => {
-            if (update) options.stored?.(room)
+        ? (room, update, done, author) => {
+            if (update) {
+              storage.noteChange?.(room, author)
+              options.stored?.(room)
+            }
             done()
           }
-        : (room, update, done) => this.writes.append(room, update, done),
+        : (room, update, done, author) => this.writes.append(room, update, done, author),
       publish: options.publish,
       empty: (room) => this.scheduleUnload(room),
+      changed: (room) => this.versioning.changed(room),
       failed: (room, error) => this.fail(room, error),
       applied: options.observer?.applied,
     }
+    this.versioning = new Versioning(storage, options.versions ?? { quietMs: 0, everyMs: 0, keepMs: 0, keepCount: 1000 }, {
+      drain: () => this.writes.drain(),
+      room: (name) => this.get(name),
+      failed: (room, error) => options.log?.(`taking a version of room ${JSON.stringify(room)} failed`, error),
+    })
   }
 
   /// The loaded room of that name, if any.
@@ -153,6 +170,12 @@ export class Rooms {
     const fresh: Entry = { room: null, loading: null, unloadTimer: null, logCount: 0, logBytes: 0, stored: 0, slack: jitter(), kept: 0 }
     fresh.loading = this.load(name, fresh).then(
       (room) => {
+        if (this.entries.get(name) !== fresh) {
+          // Deleted while it loaded: what it loaded is gone.
+          this.options.cluster?.left(name, room)
+          room.destroy()
+          throw new Error('room deleted while loading')
+        }
         fresh.room = room
         fresh.loading = null
         fresh.kept = room.version // what it loaded (a seed is appended as it loads)
@@ -179,8 +202,9 @@ export class Rooms {
     // Subscribe before loading so nothing published meanwhile is missed.
     await cluster?.beforeLoad(name)
     let updates: Uint8Array[]
+    let tombstone: Uint8Array | null
     try {
-      updates = await this.options.storage.load(name)
+      ;[updates, tombstone] = await Promise.all([this.options.storage.load(name), this.options.storage.tombstone(name)])
     } catch (error) {
       cluster?.left(name, null)
       throw error
@@ -191,6 +215,7 @@ export class Rooms {
     entry.logCount = Math.max(0, updates.length - 1)
     for (let i = 1; i < updates.length; i++) entry.logBytes += updates[i].length
     const room = new Room(name, this.hooks, this.options.maxPendingBytes)
+    if (tombstone) room.tombstone = tombstoneClocks(tombstone)
     const seed = updates.length === 0 ? this.options.seed : undefined
     try {
       room.restore(seed ? [seed] : updates)
@@ -250,6 +275,7 @@ export class Rooms {
     entry.unloadTimer = null
     room.flushNow()
     await this.writes.drain().catch(() => undefined)
+    await this.versioning.settle(room)
     if (room.peers.size > 0 || this.entries.get(room.name) !== entry) return
     this.keep(room, entry)
     this.entries.delete(room.name)
@@ -272,11 +298,47 @@ export class Rooms {
     this.options.observer?.unloaded('failed')
   }
 
-  /// Flush every room and wait until storage has everything.
+  /// Flush every room and wait until storage has everything, versions owed included.
   async flushAll(): Promise<void> {
     for (const room of this.loaded()) room.flushNow()
     await this.writes.drain()
+    for (const room of [...this.loaded()]) await this.versioning.settle(room)
     for (const entry of this.entries.values()) if (entry.room) this.keep(entry.room, entry)
+  }
+
+  /// Delete a room everywhere: its connections here are closed with 4410, other instances
+  /// are told to drop theirs, and the store forgets its log, snapshot and versions, keeping a
+  /// tombstone (see `tombstone.ts`). False when nothing of it was stored or loaded.
+  async delete(name: string): Promise<boolean> {
+    const loaded = this.dropDeleted(name)
+    this.options.cluster?.deleted(name)
+    // What was queued before is stored first, then deleted with the rest.
+    await this.writes.drain().catch(() => undefined)
+    const { storage } = this.options
+    const [stored, old] = await Promise.all([storage.load(name), storage.tombstone(name)])
+    const states = stored.length ? [Y.encodeStateVectorFromUpdate(Y.mergeUpdates(stored))] : []
+    if (loaded) states.push(loaded)
+    if (old) states.push(old)
+    const removed = await storage.deleteRoom(name, joinTombstones(states))
+    return removed || loaded !== null
+  }
+
+  /// Drop a deleted room from memory without storing anything more of it, closing its
+  /// connections with 4410; returns its state vector, or null if it was not loaded.
+  dropDeleted(name: string): Uint8Array | null {
+    this.versioning.forget(name)
+    const entry = this.entries.get(name)
+    if (!entry) return null
+    this.entries.delete(name)
+    if (entry.unloadTimer) clearTimeout(entry.unloadTimer)
+    const room = entry.room
+    if (!room) return null // still loading: its load finishes into nothing (see `acquire`)
+    const stateVector = Y.encodeStateVector(room.doc)
+    this.options.cluster?.left(name, room)
+    for (const peer of [...room.peers.keys()]) peer.close(CloseCode.DocumentDeleted, 'document deleted')
+    room.destroy()
+    this.options.observer?.unloaded('deleted')
+    return stateVector
   }
 
   /// Give a volatile store the room's whole state, if it changed since the store last had it.
@@ -297,6 +359,7 @@ export class Rooms {
 
   /// Drop every room (after `flushAll`); timers are cleared.
   destroyAll(): void {
+    this.versioning.stop()
     for (const entry of this.entries.values()) {
       if (entry.unloadTimer) clearTimeout(entry.unloadTimer)
       entry.room?.destroy()

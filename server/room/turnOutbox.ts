@@ -28,7 +28,7 @@ export interface OutboxRoom {
 
 /// Where an outbox stores and publishes (see `RoomHooks`).
 export interface OutboxSinks {
-  persist(room: string, update: Uint8Array | null, done: Stored): void
+  persist(room: string, update: Uint8Array | null, done: Stored, author: string | null): void
   publish?(room: string, kind: 'update', payload: Uint8Array): void
   /// An update could not be stored.
   failed(error: unknown): void
@@ -50,6 +50,8 @@ export class TurnOutbox {
   private updates: Uint8Array[] = []
   /// What peers are sent of each update (null: nothing).
   private relays: Array<Uint8Array | null> = []
+  /// Who made each update (see `AppendEntry.author`).
+  private authors: Array<string | null> = []
   private awareness: Array<{ origin: Peer; message: Uint8Array }> = []
   private scheduled = false
   /// Set when the room is destroyed: nothing is sent any more.
@@ -62,12 +64,13 @@ export class TurnOutbox {
     return this.origins.length === 0 && this.awareness.length === 0
   }
 
-  /// Store and publish `update` at the end of this turn, and send peers `relay` (what the
-  /// room's document integrated of it, where that differs).
-  update(origin: Origin, update: Uint8Array, relay: Uint8Array | null = update): void {
+  /// Store and publish `update`, made by `author`, at the end of this turn, and send peers
+  /// `relay` (what the room's document integrated of it, where that differs).
+  update(origin: Origin, update: Uint8Array, relay: Uint8Array | null = update, author: string | null = null): void {
     this.origins.push(origin)
     this.updates.push(update)
     this.relays.push(relay)
+    this.authors.push(author)
     this.schedule()
   }
 
@@ -88,22 +91,28 @@ export class TurnOutbox {
   flush(): void {
     this.scheduled = false
     if (this.closed) return
-    const { origins, updates, relays, awareness } = this
+    const { origins, updates, relays, authors, awareness } = this
     if (origins.length > 0) {
       this.origins = []
       this.updates = []
       this.relays = []
+      this.authors = []
       let oneOrigin = true
-      for (let i = 1; i < origins.length && oneOrigin; i++) oneOrigin = origins[i] === origins[0]
-      if (oneOrigin) this.deliver(origins[0], updates, relays) // the usual turn: one typist
+      for (let i = 1; i < origins.length && oneOrigin; i++) oneOrigin = origins[i] === origins[0] && authors[i] === authors[0]
+      if (oneOrigin) this.deliver(origins[0], updates, relays, authors[0]) // the usual turn: one typist
       else {
-        const byOrigin = new Map<Origin, [Uint8Array[], Array<Uint8Array | null>]>()
+        // Keyed by origin and author: HTTP API requests of one turn share the origin 'api'.
+        const groups = new Map<Origin, Map<string | null, [Uint8Array[], Array<Uint8Array | null>]>>()
         for (let i = 0; i < origins.length; i++) {
-          const lists = byOrigin.get(origins[i])
+          let byAuthor = groups.get(origins[i])
+          if (!byAuthor) groups.set(origins[i], (byAuthor = new Map()))
+          const lists = byAuthor.get(authors[i])
           if (lists) { lists[0].push(updates[i]); lists[1].push(relays[i]) }
-          else byOrigin.set(origins[i], [[updates[i]], [relays[i]]])
+          else byAuthor.set(authors[i], [[updates[i]], [relays[i]]])
         }
-        for (const [origin, [stored, relayed]] of byOrigin) this.deliver(origin, stored, relayed)
+        for (const [origin, byAuthor] of groups) {
+          for (const [author, [stored, relayed]] of byAuthor) this.deliver(origin, stored, relayed, author)
+        }
       }
     }
     if (awareness.length === 0) return
@@ -115,7 +124,7 @@ export class TurnOutbox {
 
   /// Relay one origin's updates of this turn as one merged update, publish and store it, and
   /// acknowledge it to the origin once stored.
-  private deliver(origin: Origin, updates: Uint8Array[], relays: Array<Uint8Array | null>): void {
+  private deliver(origin: Origin, updates: Uint8Array[], relays: Array<Uint8Array | null>, author: string | null): void {
     const { room, hooks } = this
     const merged = joined(updates)
     // Peers are usually sent what is stored; not where the document holds part of it pending.
@@ -127,7 +136,7 @@ export class TurnOutbox {
     hooks.persist(room.name, merged, count === undefined ? this.storeFailed : (error) => {
       if (error !== undefined) hooks.failed(error)
       else if (room.peers.has(origin as Peer)) (origin as Peer).send(encodeAck(count))
-    })
+    }, author)
   }
 
   private readonly storeFailed: Stored = (error) => {

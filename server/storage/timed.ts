@@ -29,8 +29,18 @@ export function timedStorage(storage: Storage, metrics: StorageTimings): Storage
       }
     }),
     compact: compact && timed(compact, metrics.compacted),
+    // Off the hot path: untimed.
+    list: storage.list.bind(storage),
+    addVersion: storage.addVersion.bind(storage),
+    versions: storage.versions.bind(storage),
+    version: storage.version.bind(storage),
+    pruneVersions: storage.pruneVersions.bind(storage),
+    deleteRoom: storage.deleteRoom.bind(storage),
+    tombstone: storage.tombstone.bind(storage),
+    putRoom: storage.putRoom.bind(storage),
     volatile: storage.volatile,
     replace: storage.replace?.bind(storage),
+    noteChange: storage.noteChange?.bind(storage),
     ping: storage.ping.bind(storage),
     close: storage.close.bind(storage),
   }

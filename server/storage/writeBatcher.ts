@@ -17,9 +17,9 @@ export type Stored = (error?: unknown) => void
 
 /// Append through a batch; each append's callback runs when its entry is stored.
 export interface WriteBatcher {
-  /// Queue `update` for `room` (null: nothing, only wait for what is queued before). `done`
-  /// must not throw.
-  append(room: string, update: Uint8Array | null, done: Stored): void
+  /// Queue `update` for `room` (null: nothing, only wait for what is queued before), made by
+  /// `author` (see `AppendEntry`). `done` must not throw.
+  append(room: string, update: Uint8Array | null, done: Stored, author?: string | null): void
   /// Resolves when everything appended so far is stored (or failed).
   drain(): Promise<void>
 }
@@ -68,12 +68,12 @@ export function writeBatcher(
   const appendNow = storage.appendNow?.bind(storage)
 
   return {
-    append(room, update, done) {
+    append(room, update, done, author = null) {
       // A store that needs no I/O takes the update at once, unless older ones still wait.
       if (appendNow && !inFlight && waiters.length === 0) {
         try {
           if (update) {
-            const entries = [{ room, update }]
+            const entries = [{ room, update, author }]
             appendNow(entries)
             stored?.(entries)
           }
@@ -84,7 +84,7 @@ export function writeBatcher(
         done()
         return
       }
-      if (update) batch.push({ room, update })
+      if (update) batch.push({ room, update, author })
       waiters.push(done)
       if (scheduled === null && !inFlight) scheduled = commitDelayMs > 0 ? setTimeout(write, commitDelayMs) : setImmediate(write)
     },
