@@ -218,3 +218,26 @@ test('versions survive compaction, and unlabelled ones are pruned to --max-versi
     expect(await (await fetch(`${httpOf(server)}/api/rooms/c/versions/${v.id}/text`)).text()).toBe(expected)
   }
 })
+
+test('a restore undoes changes made only to top-level types (text, array, map), one type at a time', async () => {
+  const server = await startServer({ store: memoryStorage() })
+  servers.push(server)
+  const a = await connect(server, 'flat')
+  a.doc.getText('codemirror').insert(0, 'first draft')
+  a.doc.getArray('list').push(['a', 'b'])
+  a.doc.getMap('props').set('k', 'v')
+  await waitFor(() => server.rooms.get('flat')?.doc.getText('codemirror').length === 11, 'the edits')
+  const v1 = await name(server, 'flat', 'v1')
+  const edits: Array<() => void> = [
+    () => a.doc.getText('codemirror').insert(11, ' and a second line'),
+    () => a.doc.getArray('list').delete(0, 1),
+    () => a.doc.getMap('props').set('k', 'changed'),
+  ]
+  const flat = (doc: Y.Doc) => JSON.stringify([doc.getText('codemirror').toString(), doc.getArray('list').toJSON(), doc.getMap('props').toJSON()])
+  for (const edit of edits) {
+    edit()
+    await waitFor(() => flat(server.rooms.get('flat')!.doc) === flat(a.doc), 'the change')
+    expect((await fetch(`${httpOf(server)}/api/rooms/flat/versions/${v1.id}/restore`, { method: 'POST' })).status).toBe(200)
+    await waitFor(() => a.doc.getText('codemirror').toString() === 'first draft' && a.doc.getArray('list').length === 2 && a.doc.getMap('props').get('k') === 'v', 'the restore')
+  }
+})

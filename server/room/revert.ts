@@ -14,10 +14,10 @@ export function revertUpdate(current: Y.Doc, version: Uint8Array): Uint8Array {
   const past = new Y.Doc({ gc: false })
   try {
     Y.applyUpdate(past, version)
-    const names = new Set([...current.share.keys(), ...past.share.keys()])
-    // Top-level types of either document, whatever their kind: `get` with the base type.
-    const scope = [...names].map((name) => past.get(name))
-    const undo = new Y.UndoManager(scope, { trackedOrigins: new Set([REPLAY]), captureTimeout: 0 })
+    // The whole document as the scope: its top-level types are of no known kind here (base
+    // types), and Yjs reports changes of such a type to a scope naming it only when they
+    // happen in a nested type; a document scope sees every change.
+    const undo = new Y.UndoManager(past, { trackedOrigins: new Set([REPLAY]), captureTimeout: 0 })
     try {
       const before = Y.encodeStateVector(current)
       Y.applyUpdate(past, Y.encodeStateAsUpdate(current, Y.encodeStateVector(past)), REPLAY)

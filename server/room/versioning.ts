@@ -68,6 +68,8 @@ export class Versioning {
   async take(room: Room, label: string | null, onlyIfChanged = label === null): Promise<VersionInfo | null> {
     this.forget(room.name)
     await this.events.drain()
+    // Deleted (or unloaded and destroyed) meanwhile: nothing left to take a version of.
+    if (this.events.room(room.name) !== room) return null
     const authors = [...room.authors]
     room.authors.clear()
     let info: VersionInfo | null
