@@ -1,6 +1,8 @@
 // Builds the editor into dist/editor (or `--outdir DIR`): esbuild bundles, minified, with
 // content hashes in their names so the server can cache them for ever; the HTML pages get
-// the hashed names filled in. Prints each file's size and gzip size.
+// the hashed names filled in. Code only some pages or actions need (the version view of the
+// History panel) is split into chunks loaded on demand; the chunks a page needs at once are
+// preloaded. Prints each file's size and gzip size, and what an editor page loads first.
 import { build } from 'esbuild'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, relative, resolve } from 'node:path'
@@ -20,6 +22,7 @@ const result = await build({
   bundle: true,
   minify: true,
   format: 'esm',
+  splitting: true,
   target: 'es2022',
   outdir: join(outdir, 'assets'),
   entryNames: '[name]-[hash]',
@@ -30,32 +33,50 @@ const result = await build({
   logLevel: 'warning',
 })
 
-// Entry name → URL of its JS and CSS, for the page templates.
+const url = (f) => '/' + relative(outdir, resolve(f)).split('\\').join('/')
+/// Output files `file` imports statically, transitively (what loads before it runs).
+function staticImports(file, seen = new Set()) {
+  for (const imported of result.metafile.outputs[file]?.imports ?? []) {
+    if (imported.kind !== 'import-statement' || seen.has(imported.path)) continue
+    seen.add(imported.path)
+    staticImports(imported.path, seen)
+  }
+  return seen
+}
+// Entry name → URL of its JS, its CSS, and preload links for its chunks, for the page templates.
 const assets = new Map()
+/// Entry name → every output file its page loads first.
+const firstLoad = new Map()
 for (const [file, output] of Object.entries(result.metafile.outputs)) {
   if (!output.entryPoint) continue
   const name = basename(output.entryPoint).replace(/\.ts$/, '')
-  const url = (f) => '/' + relative(outdir, resolve(f)).split('\\').join('/')
+  const chunks = [...staticImports(file)]
   assets.set(`js:${name}`, url(file))
+  assets.set(`preload:${name}`, chunks.map((c) => `<link rel="modulepreload" href="${url(c)}">`).join('\n  '))
   if (output.cssBundle) assets.set(`css:${name}`, url(output.cssBundle))
+  firstLoad.set(name, [file, ...chunks, ...(output.cssBundle ? [output.cssBundle] : [])])
 }
 for (const page of ['index.html', 'landing.html']) {
-  const html = readFileSync(join(here, page), 'utf8').replace(/\{\{((?:js|css):\w+)\}\}/g, (_, key) => {
+  const html = readFileSync(join(here, page), 'utf8').replace(/\{\{((?:js|css|preload):\w+)\}\}/g, (_, key) => {
     const url = assets.get(key)
-    if (!url) throw new Error(`${page}: no built asset for ${key}`)
+    if (url === undefined) throw new Error(`${page}: no built asset for ${key}`)
     return url
   })
   writeFileSync(join(outdir, page), html)
 }
 
 if (!quiet) {
-  const rows = Object.keys(result.metafile.outputs).filter((f) => /\.(js|css)$/.test(f)).map((f) => {
+  const rows = new Map(Object.keys(result.metafile.outputs).filter((f) => /\.(js|css)$/.test(f)).map((f) => {
     const bytes = readFileSync(f)
-    return { file: relative(outdir, resolve(f)), size: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length }
-  })
+    return [f, { file: relative(outdir, resolve(f)), size: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length }]
+  }))
   const kb = (n) => (n / 1024).toFixed(1).padStart(7) + ' KiB'
-  for (const r of rows) process.stdout.write(`${r.file.padEnd(36)} ${kb(r.size)}  gzip ${kb(r.gzip)}\n`)
-  const editor = rows.filter((r) => /assets\/main-/.test(r.file))
+  for (const r of rows.values()) process.stdout.write(`${r.file.padEnd(36)} ${kb(r.size)}  gzip ${kb(r.gzip)}\n`)
+  const editor = firstLoad.get('main').map((f) => rows.get(f)).filter(Boolean)
   const total = editor.reduce((sum, r) => sum + r.gzip, 0)
-  process.stdout.write(`editor page total (js + css), gzip: ${kb(total)}\n`)
+  process.stdout.write(`editor page first load (js + css), gzip: ${kb(total)}\n`)
+  const onDemand = [...rows.entries()].filter(([f]) => /\.js$/.test(f) && !firstLoad.get('main').includes(f) && !firstLoad.get('landing').includes(f))
+  if (onDemand.length > 0) {
+    process.stdout.write(`loaded on demand (version view), gzip: ${kb(onDemand.reduce((sum, [, r]) => sum + r.gzip, 0))}\n`)
+  }
 }

@@ -2,13 +2,14 @@
 // y-codemirror.next, our provider for the connection, and the presence controls.
 import { defaultKeymap } from '@codemirror/commands'
 import { searchKeymap } from '@codemirror/search'
-import { Compartment, EditorState } from '@codemirror/state'
+import { Compartment, EditorState, type ChangeSet } from '@codemirror/state'
 import {
   EditorView, drawSelection, dropCursor, highlightActiveLine, highlightActiveLineGutter,
   highlightSpecialChars, keymap, lineNumbers,
 } from '@codemirror/view'
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 import * as Y from 'yjs'
+import { setupHistory } from './history.js'
 import { ConcordProvider, type ProviderState } from './provider.js'
 import { rememberRoom, roomFromPath } from './recent.js'
 import { loadUser, makeUser, saveUser, type User } from './user.js'
@@ -40,6 +41,8 @@ function start(room: string): void {
   const undoManager = new Y.UndoManager(ytext)
   // Becomes read-only when the server refuses our updates, so no edit is silently dropped.
   const access = new Compartment()
+  /// Told of every change of the live document (an open version compares itself with it).
+  let liveChanged: (changes: ChangeSet) => void = () => undefined
   const view = new EditorView({
     parent: $('editor'),
     state: EditorState.create({
@@ -57,6 +60,7 @@ function start(room: string): void {
         EditorView.contentAttributes.of({ 'aria-label': `Shared document of room ${room}` }),
         access.of([]),
         yCollab(ytext, awareness, { undoManager }),
+        EditorView.updateListener.of((update) => { if (update.docChanged) liveChanged(update.changes) }),
       ],
     }),
   })
@@ -133,6 +137,8 @@ function start(room: string): void {
     view.dispatch({ effects: access.reconfigure([EditorState.readOnly.of(true), EditorView.editable.of(false)]) })
   })
   renderStatus(provider.state)
+
+  liveChanged = setupHistory(room, view, provider).liveChanged
 
   // Leaving: tell the others at once. Coming back from the back/forward cache: rejoin.
   addEventListener('pagehide', () => {
