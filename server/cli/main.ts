@@ -8,7 +8,8 @@ import { isWorker, isWorkersPrimary, runWorkers, workersProblem } from './worker
 
 const HELP = `Usage: concord [options]
        concord --version
-       concord token --room PATTERN --access read|write --ttl 1h   (print a token; see concord token --help)
+       concord token --room PATTERN --access read|write|admin --ttl 1h   (print a token; see concord token --help)
+       concord rooms|export|import|delete|backup|restore …   (documents in and out; see concord rooms --help)
        concord converge --url ws://HOST:PORT   (convergence and chaos test; see concord converge --help)
 
 A real-time collaboration server for Yjs documents (y-websocket protocol).
@@ -17,6 +18,9 @@ Clients connect to ws://HOST:PORT/<room>; the editor is served at http://HOST:PO
 Options (flag, environment variable, default):
 ${formatOptions(false)}
 `
+
+/// Subcommands that move documents (see `documents.ts`).
+const DOCUMENT_COMMANDS = new Set(['rooms', 'export', 'import', 'delete', 'backup', 'restore'])
 
 /// The package's version, from its package.json (above `server/`, or `dist/server/`).
 export function version(): string {
@@ -30,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (argv[0] === 'token') return tokenCommand(argv.slice(1), process.env)
+  if (DOCUMENT_COMMANDS.has(argv[0])) return (await import('./documents.js')).documentsCommand(argv, process.env)
   // `concord converge …` is the convergence tester, loaded only when asked for.
   if (argv[0] === 'converge') return (await import('./converge/main.js')).convergeMain(argv.slice(1))
   if (argv.includes('--help') || argv.includes('-h')) {
