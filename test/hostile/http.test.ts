@@ -199,10 +199,13 @@ test('a POST aborted mid-body is logged at debug, not as an error', async () => 
 
 test('a token granting */** or ?/** lists only the rooms it grants', async () => {
   const server = await start({ authSecret: SECRET })
+  // The list holds stored rooms: each gets an edit.
   for (const room of ['top', 'a/b', 'team/notes']) {
-    const c = new TestClient(server.url, room, `?token=${await sign({ rooms: room })}`)
+    const c = new TestClient(server.url, room, `?token=${await sign({ rooms: room, access: 'write' })}`)
     clients.push(c)
     await c.connect()
+    c.doc.getText('t').insert(0, room)
+    await waitFor(() => server.rooms.get(room)?.version !== undefined && server.rooms.get(room)!.doc.getText('t').length > 0, 'the edit')
   }
   const list = async (rooms: string[]) => {
     const res = await request(server, '/api/rooms', { headers: { authorization: `Bearer ${await sign({ rooms })}` } })
