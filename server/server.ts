@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { admission, type Admitted } from './net/admission.js'
 import { createApi } from './http/api.js'
+import type { ShareSigner } from './http/apiContext.js'
+import { createToken } from './auth/token.js'
 import {
   apiAuthorizer, authenticator, chooseSubprotocol, publicKeyFile, secretKey,
   type Authenticate,
@@ -135,6 +137,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   /// Bytes of WebSocket messages and HTTP bodies still arriving, bounded together.
   const incomplete = { held: 0, limit: config.maxIncompleteBytes }
   const connectionLimits = { ...config, incomplete }
+  const perIp = new SlotCounter(config.maxConnectionsPerIp)
+  const perRoom = new SlotCounter(config.maxConnectionsPerRoom)
   const api = createApi({
     rooms,
     storage,
@@ -145,13 +149,16 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     maxBodyBytes: config.maxMessageBytes,
     incomplete,
     maxRooms: config.maxRooms,
+    capacity: (room) => {
+      if (config.maxRooms > 0 && !rooms.get(room) && rooms.size >= config.maxRooms) return { status: 503, reason: 'too many rooms loaded' }
+      return perRoom.isFull(room) ? { status: 429, reason: 'too many connections to this room' } : null
+    },
+    share: shareSigner({ hook: options.authenticate !== undefined, publicKey: config.authPublicKey !== null, secret: config.authSecret }),
     closing: () => closing,
     refused: (status) => metrics.refused('http', status),
     log,
   })
   if ((config.tlsCert === null) !== (config.tlsKey === null)) throw new ConfigError('--tls-cert and --tls-key go together')
-  const perIp = new SlotCounter(config.maxConnectionsPerIp)
-  const perRoom = new SlotCounter(config.maxConnectionsPerRoom)
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -291,5 +298,20 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     server.closeAllConnections()
     await serverClosed
     if (!options.store) await storage.close() // an embedder's store stays theirs
+  }
+}
+
+/// How the HTTP API makes share tokens: with the HS256 secret, or not at all when a public
+/// key (the signing key lives elsewhere) or the embedder's hook decides; without auth, links
+/// need none.
+function shareSigner(auth: { hook: boolean; publicKey: boolean; secret: string | null }): ShareSigner {
+  if (auth.hook) return { kind: 'unavailable', reason: 'this server authenticates with a hook: its tokens come from your application' }
+  if (auth.publicKey) return { kind: 'unavailable', reason: 'this server only verifies tokens (--auth-public-key): they are signed elsewhere' }
+  const secret = auth.secret
+  if (secret === null) return { kind: 'open' }
+  return {
+    kind: 'sign',
+    sign: (room, access, expiresAt) =>
+      createToken({ rooms: [room], access, ttlSeconds: Math.max(1, Math.floor((expiresAt - Date.now()) / 1000)), user: null, secret, privateKey: null }),
   }
 }

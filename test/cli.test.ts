@@ -87,6 +87,9 @@ async function serveAndStop(r: Running, port: number): Promise<void> {
   const [listening] = logLines(r, /^listening on/)
   expect(listening).toMatchObject({ host: '::1', port, storage: 'memory', msg: `listening on ws://[::1]:${port}` })
   expect(await reachable('127.0.0.1', port)).toBe(false)
+  // The address a person opens is printed too.
+  await waitFor(() => logLines(r, /^editor at/).length > 0, 'the editor address', 5000)
+  expect(logLines(r, /^editor at/)[0].msg).toBe(`editor at http://[::1]:${port}/`)
 
   const ws = new WebSocket(`ws://[::1]:${port}/cli-room`)
   let closeCode = 0

@@ -75,6 +75,8 @@ export async function main(argv: string[]): Promise<number> {
     return bad ? 2 : 1
   }
   server.log.info({ host: address.address, port: address.port, storage: config.storage }, `listening on ${server.url}`)
+  // The address a person opens: ws→http, and a wildcard host as this machine.
+  if (config.editor) server.log.info(`editor at ${server.url.replace(/^ws/, 'http').replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//localhost')}/`)
   return new Promise((resolve) => {
     let stopping = false
     const stop = (signal: string) => {

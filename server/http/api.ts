@@ -6,6 +6,7 @@
 // decision the WebSocket upgrade makes; deleting needs admin access).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { crossSiteRefusal } from '../net/limits.js'
+import { handleAccess, handleShare } from './accessApi.js'
 import { apiContext, type ApiContext, type ApiOptions } from './apiContext.js'
 import { BadPath, parseApiPath, type ApiRoute } from './apiPath.js'
 import { handleDocument, handleRoom, listRooms } from './documentsApi.js'
@@ -37,6 +38,8 @@ function route(api: ApiContext, req: IncomingMessage, res: ServerResponse, to: A
     case 'document': return handleDocument(api, req, res, to.room, to.action)
     case 'versions': return handleVersions(api, req, res, to.room)
     case 'version': return handleVersion(api, req, res, to.room, to.id, to.action)
+    case 'access': return handleAccess(api, req, res, to.room)
+    case 'share': return handleShare(api, req, res, to.room)
   }
 }
 

@@ -10,6 +10,14 @@ import type { Rooms } from '../room/rooms.js'
 import type { Storage } from '../storage/types.js'
 import { HttpError } from './httpIo.js'
 
+/// How share tokens are made (see `accessApi.ts`): signed with the server's secret, not
+/// needed (no auth), or not possible (a public key or an embedder's hook decides; the reason
+/// says so).
+export type ShareSigner =
+  | { kind: 'sign'; sign(room: string, access: Access, expiresAt: number): Promise<string> }
+  | { kind: 'open' }
+  | { kind: 'unavailable'; reason: string }
+
 /// What the API needs from the server.
 export interface ApiOptions {
   rooms: Rooms
@@ -30,6 +38,11 @@ export interface ApiOptions {
   maxRooms: number
   /// Whether the server is shutting down (new work is refused with 503).
   closing(): boolean
+  /// Why a connection to the room would be refused now for lack of room (429 or 503, as the
+  /// upgrade answers), or null.
+  capacity(room: string): { status: number; reason: string } | null
+  /// Signs share links (see `accessApi.ts`).
+  share: ShareSigner
   /// Told about every 401/403, for metrics.
   refused?(status: number): void
   log: Logger

@@ -15,6 +15,8 @@ export type ApiRoute =
   | { kind: 'document'; room: string; action: DocumentAction }
   | { kind: 'versions'; room: string }
   | { kind: 'version'; room: string; id: number; action: VersionAction }
+  | { kind: 'access'; room: string }
+  | { kind: 'share'; room: string }
 
 /// A path the API does not serve, or a bad room name (`status` 404 or 400).
 export class BadPath extends Error {
@@ -34,6 +36,8 @@ export function parseApiPath(path: string): ApiRoute {
   if (m) return { kind: 'version', room: roomOf(m[1]), id: Number(m[2]), action: m[3] as VersionAction }
   m = /^(.+)\/versions$/s.exec(rest)
   if (m) return { kind: 'versions', room: roomOf(m[1]) }
+  m = /^(.+)\/(access|share)$/s.exec(rest)
+  if (m) return { kind: m[2] as 'access' | 'share', room: roomOf(m[1]) }
   m = /^(.+)\/(text|update)$/s.exec(rest)
   if (m) return { kind: 'document', room: roomOf(m[1]), action: m[2] as DocumentAction }
   if (rest === '' || rest.endsWith('/')) throw new BadPath(404, 'not found')

@@ -24,6 +24,11 @@ export class SlotCounter {
     else this.counts.set(key, n - 1)
   }
 
+  /// Whether `tryTake(key)` would fail now.
+  isFull(key: string): boolean {
+    return this.limit > 0 && this.count(key) >= this.limit
+  }
+
   /// Slots held for `key`.
   count(key: string): number {
     return this.counts.get(key) ?? 0
