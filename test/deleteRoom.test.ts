@@ -173,3 +173,26 @@ test('a delete on one instance closes the room on every instance of a cluster', 
   await waitFor(() => two.rooms.get('shared') === undefined, 'the second instance to drop the room')
   expect(await store.load('shared')).toEqual([])
 })
+
+test('rows of the deleted document still in flight when it was deleted never load again; new content does', async () => {
+  const store = memoryStorage()
+  const server = await startServer({ store, unloadAfterMs: 10 })
+  servers.push(server)
+  const a = await typed(server, 'race', 'old secret')
+  const old = Y.encodeStateAsUpdate(a.doc)
+  expect((await fetch(`${httpOf(server)}/api/rooms/race`, { method: 'DELETE' })).status).toBe(200)
+  // Another instance's batch, written after the delete: the whole old document, and a later
+  // edit of it.
+  a.doc.getText('codemirror').insert(0, 'more ')
+  await store.append([{ room: 'race', update: old }, { room: 'race', update: Y.encodeStateAsUpdate(a.doc) }])
+  const fresh = await new TestClient(server.url, 'race').connect()
+  clients.push(fresh)
+  expect(text(fresh)).toBe('')
+  fresh.doc.getText('codemirror').insert(0, 'new life')
+  await waitFor(() => server.rooms.get('race')?.doc.getText('codemirror').toString() === 'new life', 'the new edit')
+  fresh.destroy()
+  await waitFor(() => server.rooms.get('race') === undefined, 'the room to unload')
+  const later = await new TestClient(server.url, 'race').connect()
+  clients.push(later)
+  expect(text(later)).toBe('new life')
+})

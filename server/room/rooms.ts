@@ -80,6 +80,14 @@ interface Entry {
   kept: number
 }
 
+/// What of a deleted room's stored updates is not the deleted document: rows a writer had in
+/// flight when it was deleted are left out (a fresh client's structs are all above the
+/// tombstone's clocks).
+function withoutDeleted(updates: Uint8Array[], tombstone: Uint8Array): Uint8Array[] {
+  const rest = Y.diffUpdate(updates.length === 1 ? updates[0] : Y.mergeUpdates(updates), tombstone)
+  return Y.parseUpdateMeta(rest).to.size === 0 ? [] : [rest]
+}
+
 /// Rooms that fill up at the same pace (created together, typed in evenly, loaded after a
 /// restart) would all pass the thresholds in the same second and queue their compactions
 /// back to back; each room's thresholds are raised by up to a quarter, drawn anew after
@@ -205,6 +213,7 @@ export class Rooms {
     let tombstone: Uint8Array | null
     try {
       ;[updates, tombstone] = await Promise.all([this.options.storage.load(name), this.options.storage.tombstone(name)])
+      if (tombstone && updates.length) updates = withoutDeleted(updates, tombstone)
     } catch (error) {
       cluster?.left(name, null)
       throw error
@@ -310,16 +319,22 @@ export class Rooms {
   /// are told to drop theirs, and the store forgets its log, snapshot and versions, keeping a
   /// tombstone (see `tombstone.ts`). False when nothing of it was stored or loaded.
   async delete(name: string): Promise<boolean> {
-    const loaded = this.dropDeleted(name)
-    this.options.cluster?.deleted(name)
-    // What was queued before is stored first, then deleted with the rest.
-    await this.writes.drain().catch(() => undefined)
     const { storage } = this.options
+    // The tombstone first: from then on nothing of the document loads anywhere (see `load`),
+    // whatever rows of it are still in flight from this or another instance.
     const [stored, old] = await Promise.all([storage.load(name), storage.tombstone(name)])
     const states = stored.length ? [Y.encodeStateVectorFromUpdate(Y.mergeUpdates(stored))] : []
-    if (loaded) states.push(loaded)
+    const live = this.get(name)
+    if (live) states.push(Y.encodeStateVector(live.doc))
     if (old) states.push(old)
-    const removed = await storage.deleteRoom(name, joinTombstones(states))
+    const tombstone = joinTombstones(states)
+    const removed = await storage.deleteRoom(name, tombstone)
+    const loaded = this.dropDeleted(name)
+    this.options.cluster?.deleted(name)
+    // Rows this instance still had queued are swept too, under a tombstone that also covers
+    // what the room took in meanwhile.
+    await this.writes.drain().catch(() => undefined)
+    await storage.deleteRoom(name, loaded ? joinTombstones([tombstone, loaded]) : tombstone)
     return removed || loaded !== null
   }
 
