@@ -2,9 +2,8 @@
 // process, against a store file directly or a running server's API, and a backup moved from
 // SQLite into PostgreSQL and back.
 import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { build } from 'esbuild'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest'
 import * as Y from 'yjs'
 import type { ConcordServer } from '../server/server.js'
@@ -14,6 +13,7 @@ import { postgresStorage } from '../server/storage/postgres.js'
 import { sqliteStorage } from '../server/storage/sqlite.js'
 import type { Storage } from '../server/storage/types.js'
 import { SECRET } from './authHelpers.js'
+import { buildCli } from './cliBuild.js'
 import { startServer, TestClient, waitFor } from './helpers.js'
 import { databaseForFile } from './pgDatabase.js'
 
@@ -26,14 +26,7 @@ const database = databaseForFile()
 
 // The CLI compiled as `npm run build` would, run by node as `concord` runs it.
 beforeAll(async () => {
-  mkdirSync('test-artifacts', { recursive: true })
-  dir = mkdtempSync(resolve('test-artifacts', 'documents-cli-'))
-  await build({
-    entryPoints: ['server/cli/main.ts'], bundle: true, platform: 'node', format: 'esm', target: 'node20',
-    packages: 'external', outfile: join(dir, 'cli.mjs'), logLevel: 'silent',
-  })
-  runner = join(dir, 'concord.mjs')
-  writeFileSync(runner, "import { main } from './cli.mjs'\nprocess.exitCode = await main(process.argv.slice(2))\n")
+  ;({ dir, runner } = await buildCli('documents-cli-'))
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 afterEach(async () => {

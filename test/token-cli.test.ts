@@ -2,13 +2,13 @@
 // the same secret (or public key) lets exactly the granted rooms in, with the granted access.
 import { spawnSync } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { build } from 'esbuild'
+import { rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { decodeJwt } from 'jose'
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest'
 import type { ConcordServer } from '../server/server.js'
 import { attempt } from './authHelpers.js'
+import { buildCli } from './cliBuild.js'
 import { startServer, TestClient, waitFor } from './helpers.js'
 
 const SECRET = 'cli-secret-cli-secret-cli-secret-cli-secret'
@@ -19,14 +19,7 @@ const clients: TestClient[] = []
 
 // The CLI compiled as `npm run build` would, run by node as `concord` runs it.
 beforeAll(async () => {
-  mkdirSync('test-artifacts', { recursive: true })
-  dir = mkdtempSync(resolve('test-artifacts', 'token-cli-'))
-  await build({
-    entryPoints: ['server/cli/main.ts'], bundle: true, platform: 'node', format: 'esm', target: 'node20',
-    packages: 'external', outfile: join(dir, 'cli.mjs'), logLevel: 'silent',
-  })
-  runner = join(dir, 'concord.mjs')
-  writeFileSync(runner, "import { main } from './cli.mjs'\nprocess.exitCode = await main(process.argv.slice(2))\n")
+  ;({ dir, runner } = await buildCli('token-cli-'))
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 afterEach(async () => {

@@ -10,15 +10,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { allows, isAccess } from '../auth/auth.js'
 import { originAllowed } from '../net/limits.js'
 import type { ApiContext } from './apiContext.js'
-import { HttpError, readJson, sendJson } from './httpIo.js'
+import { allowMethods, HttpError, readJson, sendJson } from './httpIo.js'
 
 /// Longest lifetime of a share token.
 const MAX_TTL_SECONDS = 30 * 86_400
-
-function methods(req: IncomingMessage, allowed: readonly string[]): void {
-  const method = req.method ?? 'GET'
-  if (!allowed.includes(method)) throw new HttpError(405, `method ${method} not allowed here`, { allow: allowed.join(', ') })
-}
 
 /// The caller's decision for the room, refused as the upgrade would refuse it.
 async function decide(api: ApiContext, req: IncomingMessage, room: string) {
@@ -32,7 +27,7 @@ async function decide(api: ApiContext, req: IncomingMessage, room: string) {
 
 /// GET /api/rooms/<room>/access.
 export async function handleAccess(api: ApiContext, req: IncomingMessage, res: ServerResponse, room: string): Promise<void> {
-  methods(req, ['GET', 'HEAD'])
+  allowMethods(req, ['GET', 'HEAD'])
   if (!originAllowed(req.headers.origin, api.allowedOrigins)) throw new HttpError(403, 'origin not allowed')
   if (api.closing()) throw new HttpError(503, 'server is shutting down', { 'retry-after': '1' })
   const decision = await decide(api, req, room)
@@ -43,7 +38,7 @@ export async function handleAccess(api: ApiContext, req: IncomingMessage, res: S
 
 /// POST /api/rooms/<room>/share.
 export async function handleShare(api: ApiContext, req: IncomingMessage, res: ServerResponse, room: string): Promise<void> {
-  methods(req, ['POST'])
+  allowMethods(req, ['POST'])
   const body = await readJson(req, 1024, api.incomplete)
   const access = body.access ?? 'read'
   if (!isAccess(access) || access === 'admin') throw new HttpError(400, 'access must be read or write')

@@ -13,7 +13,7 @@ import type { ListQuery, RoomInfo } from '../storage/types.js'
 import { appendStored } from '../storage/writeBatcher.js'
 import { storeFailed, textOf, type ApiContext } from './apiContext.js'
 import type { DocumentAction } from './apiPath.js'
-import { HttpError, readBody, sendBody, sendJson } from './httpIo.js'
+import { allowMethods, HttpError, readBody, sendBody, sendJson } from './httpIo.js'
 
 /// Rooms per page unless `limit` says otherwise, and the most it may say.
 const PAGE = 100
@@ -24,11 +24,6 @@ const MAX_SCANS = 10
 
 /// A room as the list shows it.
 type Listed = RoomInfo & { connections: number }
-
-function methods(req: IncomingMessage, allowed: readonly string[]): void {
-  const method = req.method ?? 'GET'
-  if (!allowed.includes(method)) throw new HttpError(405, `method ${method} not allowed here`, { allow: allowed.join(', ') })
-}
 
 /// The opaque cursor after a room, and back.
 function cursorOf(room: RoomInfo): string {
@@ -58,7 +53,7 @@ function listQuery(url: string): ListQuery {
 
 /// GET /api/rooms: the stored rooms the caller may see, a page at a time.
 export async function listRooms(api: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  methods(req, ['GET', 'HEAD'])
+  allowMethods(req, ['GET', 'HEAD'])
   const query = listQuery(req.url ?? '/')
   const decision = await api.authorize.list(req)
   if (!decision.ok) {
@@ -98,7 +93,7 @@ export async function roomInfo(api: ApiContext, name: string): Promise<RoomInfo 
 
 /// GET or DELETE /api/rooms/<room>.
 export async function handleRoom(api: ApiContext, req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
-  methods(req, ['GET', 'HEAD', 'DELETE'])
+  allowMethods(req, ['GET', 'HEAD', 'DELETE'])
   if (req.method !== 'DELETE') {
     await api.allow(req, name, 'read')
     const info = await roomInfo(api, name)
@@ -121,7 +116,7 @@ export async function handleRoom(api: ApiContext, req: IncomingMessage, res: Ser
 
 /// GET /text, GET and POST /update of a room's current document.
 export async function handleDocument(api: ApiContext, req: IncomingMessage, res: ServerResponse, room: string, action: DocumentAction): Promise<void> {
-  methods(req, action === 'text' ? ['GET', 'HEAD'] : ['GET', 'HEAD', 'POST'])
+  allowMethods(req, action === 'text' ? ['GET', 'HEAD'] : ['GET', 'HEAD', 'POST'])
   if (req.method === 'POST') return postUpdate(api, req, res, room)
   await api.allow(req, room, 'read')
   if (action === 'text') {

@@ -13,6 +13,12 @@ export class HttpError extends Error {
 /// --request-timeout-ms (Node answered 408). Nothing to answer, nothing to report as an error.
 export class ClientGone extends Error {}
 
+/// Refuse (405, with `Allow`) a method not in `allowed`.
+export function allowMethods(req: IncomingMessage, allowed: readonly string[]): void {
+  const method = req.method ?? 'GET'
+  if (!allowed.includes(method)) throw new HttpError(405, `method ${method} not allowed here`, { allow: allowed.join(', ') })
+}
+
 /// Read a request body up to `limit` bytes. Listeners, not `for await`: leaving that loop
 /// early destroys the socket, and the 413 would never reach the client.
 export function readBody(req: IncomingMessage, limit: number, budget: IncompleteBudget): Promise<Uint8Array> {

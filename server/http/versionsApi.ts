@@ -12,19 +12,14 @@ import type { VersionInfo } from '../storage/types.js'
 import { docOf, storeFailed, textOf, type ApiContext } from './apiContext.js'
 import type { VersionAction } from './apiPath.js'
 import { applyEdit } from './documentsApi.js'
-import { HttpError, readJson, sendBody, sendJson } from './httpIo.js'
+import { allowMethods, HttpError, readJson, sendBody, sendJson } from './httpIo.js'
 
 /// Longest version label, in characters.
 const MAX_LABEL = 200
 
-function methods(req: IncomingMessage, allowed: readonly string[]): void {
-  const method = req.method ?? 'GET'
-  if (!allowed.includes(method)) throw new HttpError(405, `method ${method} not allowed here`, { allow: allowed.join(', ') })
-}
-
 /// GET and POST /api/rooms/<room>/versions.
 export async function handleVersions(api: ApiContext, req: IncomingMessage, res: ServerResponse, room: string): Promise<void> {
-  methods(req, ['GET', 'HEAD', 'POST'])
+  allowMethods(req, ['GET', 'HEAD', 'POST'])
   if (req.method !== 'POST') {
     await api.allow(req, room, 'read')
     let versions: VersionInfo[]
@@ -62,7 +57,7 @@ async function storedBytes(api: ApiContext, room: string): Promise<number> {
 export async function handleVersion(
   api: ApiContext, req: IncomingMessage, res: ServerResponse, room: string, id: number, action: VersionAction,
 ): Promise<void> {
-  methods(req, action === 'restore' ? ['POST'] : ['GET', 'HEAD'])
+  allowMethods(req, action === 'restore' ? ['POST'] : ['GET', 'HEAD'])
   const user = await api.allow(req, room, action === 'restore' ? 'write' : 'read')
   let found: Awaited<ReturnType<ApiContext['storage']['version']>>
   try {
