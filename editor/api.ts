@@ -43,10 +43,21 @@ const STATUS_WORDS: Record<number, string> = {
   503: 'the server is busy; try again shortly',
 }
 
+/// The token the page's requests carry as `Authorization: Bearer` (the editor page's, from
+/// its link), or null.
+let bearer: string | null = null
+
+/// Send `token` with every later request (null: none).
+export function useToken(token: string | null): void {
+  bearer = token
+}
+
 async function request(path: string, init?: RequestInit): Promise<Response> {
   let response: Response
+  const headers = new Headers(init?.headers)
+  if (bearer !== null) headers.set('authorization', `Bearer ${bearer}`)
   try {
-    response = await fetch(path, { ...init, credentials: 'same-origin', cache: 'no-store' })
+    response = await fetch(path, { ...init, headers, credentials: 'same-origin', cache: 'no-store' })
   } catch {
     throw new ApiError(0, 'the server could not be reached')
   }

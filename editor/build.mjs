@@ -1,10 +1,11 @@
 // Builds the editor into dist/editor (or `--outdir DIR`): esbuild bundles, minified, with
 // content hashes in their names so the server can cache them for ever; the HTML pages get
 // the hashed names filled in. Code only some pages or actions need (the version view of the
-// History panel) is split into chunks loaded on demand; the chunks a page needs at once are
+// History panel, Markdown highlighting, the Markdown preview) is split into chunks loaded on demand; the chunks a page needs at once are
 // preloaded. Prints each file's size and gzip size, and what an editor page loads first.
 import { build } from 'esbuild'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
@@ -64,6 +65,28 @@ for (const page of ['index.html', 'landing.html']) {
   })
   writeFileSync(join(outdir, page), html)
 }
+copyFileSync(join(here, 'favicon.svg'), join(outdir, 'favicon.svg'))
+
+// The service worker (/sw.js, not hashed: browsers look for it under one name) keeps every
+// built file for offline use; its list of them changes with every build that changes a
+// file, so browsers notice the new worker and replace the old one.
+const offlineFiles = [
+  ...Object.keys(result.metafile.outputs).filter((f) => /\.(js|css)$/.test(f)).map(url).sort(),
+  '/favicon.svg',
+]
+await build({
+  entryPoints: [join(here, 'sw.ts')],
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: 'es2022',
+  outfile: join(outdir, 'sw.js'),
+  define: {
+    __CONCORD_ASSETS__: JSON.stringify(offlineFiles),
+    __CONCORD_VERSION__: JSON.stringify(createHash('sha256').update(offlineFiles.join('\n')).digest('hex').slice(0, 12)),
+  },
+  logLevel: 'warning',
+})
 
 if (!quiet) {
   const rows = new Map(Object.keys(result.metafile.outputs).filter((f) => /\.(js|css)$/.test(f)).map((f) => {
@@ -77,6 +100,6 @@ if (!quiet) {
   process.stdout.write(`editor page first load (js + css), gzip: ${kb(total)}\n`)
   const onDemand = [...rows.entries()].filter(([f]) => /\.js$/.test(f) && !firstLoad.get('main').includes(f) && !firstLoad.get('landing').includes(f))
   if (onDemand.length > 0) {
-    process.stdout.write(`loaded on demand (version view), gzip: ${kb(onDemand.reduce((sum, [, r]) => sum + r.gzip, 0))}\n`)
+    process.stdout.write(`loaded on demand (version view, Markdown highlighting, preview), gzip: ${kb(onDemand.reduce((sum, [, r]) => sum + r.gzip, 0))}\n`)
   }
 }

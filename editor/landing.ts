@@ -3,6 +3,7 @@
 // The form works without this script too (the server redirects /r/?room=NAME).
 import { ApiError, apiJson, type StoredRoom } from './api.js'
 import { recentRooms, roomPath } from './recent.js'
+import { roomNameProblem } from './roomName.js'
 import { formatBytes, timeElement } from './time.js'
 
 const WORDS = ['amber', 'brisk', 'cedar', 'delta', 'ember', 'fjord', 'grove', 'harbor', 'iris', 'juniper', 'kestrel', 'lumen']
@@ -23,6 +24,22 @@ const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) 
 const input = $<HTMLInputElement>('room')
 if (!input.value) input.value = suggestion()
 input.select()
+
+// A name the server would refuse is caught here, with words, before leaving the page.
+const roomError = $('room-error')
+input.form?.addEventListener('submit', (event) => {
+  const problem = roomNameProblem(input.value.trim())
+  roomError.textContent = problem ?? ''
+  input.setAttribute('aria-invalid', String(problem !== null))
+  if (problem === null) return
+  event.preventDefault()
+  input.focus()
+})
+input.addEventListener('input', () => {
+  if (roomError.textContent === '') return
+  roomError.textContent = ''
+  input.removeAttribute('aria-invalid')
+})
 
 const rooms = recentRooms(storage())
 const list = $<HTMLUListElement>('recent')

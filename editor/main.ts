@@ -11,9 +11,18 @@ import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 import * as Y from 'yjs'
 import { setupHistory } from './history.js'
 import { ConcordProvider, type ProviderState } from './provider.js'
-import { rememberRoom, roomFromPath } from './recent.js'
-import { loadUser, makeUser, saveUser, type User } from './user.js'
+import { roomFromPath } from './recent.js'
+import { markdownEditing } from './markdown.js'
+import { setupPreview } from './preview.js'
+import { openSession } from './session.js'
+import { setupShare } from './share.js'
+import { guardUnsavedEdits, LocalCopy, registerServiceWorker, saveText } from './offline.js'
+import { setupPageTools } from './pageTools.js'
+import { othersText, Presence } from './presence.js'
+import { remoteCursors } from './remoteCursors.js'
 import './style.css'
+import './layout.css'
+import './features.css'
 
 /// Name of the shared `Y.Text` holding the document (the HTTP API reads the same one).
 export const TEXT_NAME = 'codemirror'
@@ -26,17 +35,30 @@ function storage(): Storage | null {
 
 /// Set up the editor page for `room`.
 function start(room: string): void {
-  rememberRoom(storage(), room)
+  // The link's token, the access it grants, and refusals in words (the room is remembered
+  // for the landing page once the server lets us in).
+  const session = openSession(room)
+  const markdown = markdownEditing()
+  const preview = setupPreview(room)
   document.title = `${room} · Concord`
   $('room-name').textContent = room
 
   const doc = new Y.Doc()
   const ytext = doc.getText(TEXT_NAME)
+  // This browser's copy of the room (IndexedDB): offline edits survive a reload.
+  const local = new LocalCopy(room, doc)
   const wsUrl = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}`
-  const provider = new ConcordProvider(wsUrl, room, doc)
+  const provider = new ConcordProvider(wsUrl, room, doc, { ...session.providerOptions })
   const awareness = provider.awareness
-  let user: User = loadUser(storage())
-  awareness.setLocalStateField('user', user)
+  // Name, colour, browser id, and the people list (one entry per person, not per tab).
+  const presence = new Presence(awareness, storage(), {
+    nameInput: $<HTMLInputElement>('user-name'),
+    colorInput: $<HTMLInputElement>('user-color'),
+    list: $<HTMLUListElement>('people'),
+    toggle: document.getElementById('people-toggle') as HTMLButtonElement | null,
+    panel: document.querySelector<HTMLElement>('.people'),
+  })
+  const pageTools = setupPageTools(room)
 
   const undoManager = new Y.UndoManager(ytext)
   // Becomes read-only when the server refuses our updates, so no edit is silently dropped.
@@ -59,26 +81,20 @@ function start(room: string): void {
         keymap.of([...yUndoManagerKeymap, ...defaultKeymap, ...searchKeymap]),
         EditorView.contentAttributes.of({ 'aria-label': `Shared document of room ${room}` }),
         access.of([]),
-        yCollab(ytext, awareness, { undoManager }),
+        session.extensions,
+        markdown.extensions,
+        preview.extensions,
+        // Remote cursors are ours (remoteCursors.ts: labels follow renames), not yCollab's.
+        yCollab(ytext, null, { undoManager }),
+        remoteCursors(ytext, awareness),
+        pageTools,
         EditorView.updateListener.of((update) => { if (update.docChanged) liveChanged(update.changes) }),
       ],
     }),
   })
 
-  // Presence controls: edits show to others at once and are remembered for next time.
-  const nameInput = $<HTMLInputElement>('user-name')
-  const colorInput = $<HTMLInputElement>('user-color')
-  nameInput.value = user.name
-  colorInput.value = user.color
-  function updateUser(): void {
-    user = makeUser(nameInput.value, colorInput.value)
-    awareness.setLocalStateField('user', user)
-    saveUser(storage(), user)
-  }
-  nameInput.addEventListener('input', updateUser)
-  colorInput.addEventListener('input', updateUser)
-  nameInput.addEventListener('change', () => { nameInput.value = user.name })
-  nameInput.addEventListener('keydown', (event) => {
+  // Presence controls (presence.ts): Enter in the name field goes back to the text.
+  $<HTMLInputElement>('user-name').addEventListener('keydown', (event) => {
     if (event.key === 'Enter') view.focus()
   })
 
@@ -93,26 +109,6 @@ function start(room: string): void {
   undoManager.on('stack-cleared', updateUndoButtons)
   updateUndoButtons()
 
-  // Who is here: one list item per awareness state, ourselves first.
-  function renderPeople(): void {
-    const list = $<HTMLUListElement>('people')
-    const entries = [...awareness.getStates()]
-      .filter(([, state]) => state.user)
-      .sort(([a], [b]) => (a === doc.clientID ? -1 : b === doc.clientID ? 1 : a - b))
-    list.replaceChildren(...entries.map(([id, state]) => {
-      const person = makeUser(String(state.user.name ?? ''), String(state.user.color ?? ''))
-      const item = document.createElement('li')
-      const swatch = document.createElement('span')
-      swatch.className = 'swatch'
-      swatch.style.backgroundColor = person.color
-      swatch.setAttribute('aria-hidden', 'true')
-      item.append(swatch, document.createTextNode(person.name + (id === doc.clientID ? ' (you)' : '')))
-      return item
-    }))
-  }
-  awareness.on('change', renderPeople)
-  renderPeople()
-
   // The status line: connection, peers, and whether the server has stored our edits.
   function renderStatus(state: ProviderState): void {
     const line = $('status')
@@ -121,15 +117,21 @@ function start(room: string): void {
     else if (state.status === 'connected') parts.push('Connected')
     else if (state.status === 'connecting') parts.push('Connecting…')
     else parts.push(state.retryInMs !== null ? `Offline, retrying in ${Math.ceil(state.retryInMs / 1000)} s` : 'Offline')
-    parts.push(state.peers === 1 ? '1 other person' : `${state.peers} other people`)
+    parts.push(othersText(presence.list))
     if (state.denied) parts.push(`Read-only: ${state.denied}`)
-    else parts.push(state.saved ? 'Saved' : 'Saving…')
+    // A page that never got in has nothing on the server to speak of.
+    else if (!state.stopped) parts.push(saveText(state, local.state))
     line.textContent = parts.join(' · ')
     line.dataset.status = state.stopped ? 'stopped' : state.status
     line.dataset.saved = String(state.saved)
     line.dataset.peers = String(state.peers)
+    line.dataset.local = String(local.state.saved)
   }
   provider.subscribe(renderStatus)
+  local.subscribe(() => renderStatus(provider.state))
+  presence.subscribe(() => renderStatus(provider.state))
+  guardUnsavedEdits(provider)
+  registerServiceWorker()
   let readOnly = false
   provider.subscribe((state) => {
     if (readOnly || !state.denied) return
@@ -139,6 +141,10 @@ function start(room: string): void {
   renderStatus(provider.state)
 
   liveChanged = setupHistory(room, view, provider).liveChanged
+  session.attach(view, provider)
+  void markdown.attach(view)
+  preview.attach(view)
+  setupShare(room, () => session.access() !== 'read' && provider.state.denied === null)
 
   // Leaving: tell the others at once. Coming back from the back/forward cache: rejoin.
   addEventListener('pagehide', () => {
@@ -147,13 +153,13 @@ function start(room: string): void {
   })
   addEventListener('pageshow', (event) => {
     if (!event.persisted) return
-    awareness.setLocalStateField('user', user)
+    presence.publish()
     provider.connect()
   })
 
   // A handle for the browser console (and the end-to-end tests): the view, document,
   // provider and undo manager of this page.
-  Object.assign(window, { concord: { view, doc, provider, undoManager, awareness } })
+  Object.assign(window, { concord: { view, doc, provider, undoManager, awareness, local, presence } })
   view.focus()
 }
 

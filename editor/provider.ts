@@ -25,8 +25,8 @@ export interface SocketLike {
   close(code?: number, reason?: string): void
 }
 
-/// A WebSocket constructor.
-export type SocketConstructor = new (url: string) => SocketLike
+/// A WebSocket constructor (`protocols`: the subprotocols to offer, e.g. a token).
+export type SocketConstructor = new (url: string, protocols?: string | string[]) => SocketLike
 
 /// Where the connection stands.
 export type ConnectionStatus = 'connecting' | 'connected' | 'offline'
@@ -67,6 +67,13 @@ export interface ProviderOptions {
   params?: Record<string, string>
   /// Connect at once. Default true.
   connect?: boolean
+  /// Subprotocols to offer: how a browser sends a token (it cannot set headers on a
+  /// WebSocket; Concord answers with the offered token).
+  protocols?: string[]
+  /// Asked when a connection closed before it opened (a browser sees only 1006 for a refused
+  /// upgrade, so the page asks the server why): resolve a reason to stop retrying (the state
+  /// then shows `stopped` with code 1006 and that reason), or null to retry as usual.
+  whenRefused?: () => Promise<string | null>
 }
 
 /// Close codes after which reconnecting cannot help: 4400–4499 (bad room, malformed,
@@ -98,6 +105,10 @@ export class ConcordProvider {
   private readonly ownsAwareness: boolean
   private readonly url: string
   private readonly Socket: SocketConstructor
+  private readonly protocols: string[]
+  private readonly whenRefused: (() => Promise<string | null>) | null
+  /// Whether the current socket opened.
+  private opened = false
   private readonly minRetryMs: number
   private readonly maxRetryMs: number
   private readonly silenceTimeoutMs: number
@@ -108,6 +119,8 @@ export class ConcordProvider {
   /// Whether we want to be connected (false after `disconnect`, a permanent close or `destroy`).
   private wanted = false
   private destroyed = false
+  /// The browser reported its network gone (an `offline` event, no `online` since).
+  private networkLost = false
   /// Update messages (sync step 2 and updates) sent on the current connection: the server
   /// counts the same messages in its acknowledgements.
   private sent = 0
@@ -128,6 +141,8 @@ export class ConcordProvider {
     const Socket = options.WebSocket ?? (globalThis as { WebSocket?: SocketConstructor }).WebSocket
     if (!Socket) throw new Error('no WebSocket implementation: pass options.WebSocket')
     this.Socket = Socket
+    this.protocols = options.protocols ?? []
+    this.whenRefused = options.whenRefused ?? null
     this.minRetryMs = options.minRetryMs ?? 500
     this.maxRetryMs = options.maxRetryMs ?? 10_000
     this.silenceTimeoutMs = options.silenceTimeoutMs ?? 30_000
@@ -135,6 +150,7 @@ export class ConcordProvider {
     this.awareness.on('update', this.onAwarenessUpdate)
     this.awareness.on('change', this.onAwarenessChange)
     globalThis.addEventListener?.('online', this.onOnline)
+    globalThis.addEventListener?.('offline', this.onOffline)
     if (options.connect !== false) this.connect()
   }
 
@@ -186,13 +202,15 @@ export class ConcordProvider {
     this.awareness.off('update', this.onAwarenessUpdate)
     this.awareness.off('change', this.onAwarenessChange)
     globalThis.removeEventListener?.('online', this.onOnline)
+    globalThis.removeEventListener?.('offline', this.onOffline)
     this.listeners.clear()
     if (this.ownsAwareness) this.awareness.destroy()
   }
 
   private open(): void {
     this.clearRetry()
-    const socket = new this.Socket(this.url)
+    const socket = this.protocols.length > 0 ? new this.Socket(this.url, this.protocols) : new this.Socket(this.url)
+    this.opened = false
     socket.binaryType = 'arraybuffer'
     this.socket = socket
     this.sent = 0
@@ -207,6 +225,7 @@ export class ConcordProvider {
 
   private onOpen(socket: SocketLike): void {
     if (socket !== this.socket) return
+    this.opened = true
     this.lastHeardAt = Date.now()
     this.silenceTimer = setInterval(() => {
       if (Date.now() - this.lastHeardAt > this.silenceTimeoutMs) this.abandon(socket, 4000, 'server silent')
@@ -270,11 +289,33 @@ export class ConcordProvider {
 
   private onClose(socket: SocketLike, code: number, reason: string): void {
     if (socket !== this.socket) return
+    const opened = this.opened
     this.dropSocket()
     if (!this.wanted) return
     if (isPermanentClose(code)) {
       this.wanted = false
       this.set({ stopped: { code, reason } })
+      return
+    }
+    if (!opened && this.whenRefused) {
+      // Nothing is scheduled until the answer: `connect`, `disconnect` meanwhile win.
+      const ask = this.whenRefused
+      void ask().catch(() => null).then((stop) => {
+        if (!this.wanted || this.socket || this.retryTimer) return
+        if (stop !== null) {
+          this.wanted = false
+          this.set({ stopped: { code: 1006, reason: stop } })
+        } else this.scheduleRetry()
+      })
+      return
+    }
+    this.scheduleRetry()
+  }
+
+  private scheduleRetry(): void {
+    // No network: the browser's `online` event reconnects; retrying now would only fail.
+    if (this.networkLost) {
+      this.set({ retryInMs: null })
       return
     }
     const attempt = this.current.attempt
@@ -351,6 +392,14 @@ export class ConcordProvider {
 
   // The browser says the network is back: retry now rather than at the end of the backoff.
   private readonly onOnline = (): void => {
+    this.networkLost = false
     if (this.wanted && !this.socket) this.open()
+  }
+
+  // The browser says the network is gone: say so at once. A socket can stay "open" for a
+  // while with nothing getting through (until the silence timeout), so drop it now.
+  private readonly onOffline = (): void => {
+    this.networkLost = true
+    if (this.socket) this.abandon(this.socket, 4000, 'network lost')
   }
 }

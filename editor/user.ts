@@ -13,8 +13,12 @@ const STORAGE_KEY = 'concord:user'
 /// Longest name shown to others.
 export const MAX_NAME_LENGTH = 40
 
-/// Colours that stay readable as white-on-colour labels and as a light selection tint.
-export const PALETTE = ['#d7263d', '#1b998b', '#2e86ab', '#f46036', '#7b2cbf', '#2f9e44', '#c2185b', '#5c6bc0']
+/// Colours that stay readable as white-on-colour labels and as a light selection tint, and
+/// that tell twelve people in a room apart (presence.ts hands out free ones).
+export const PALETTE = [
+  '#d7263d', '#1b998b', '#2e86ab', '#f46036', '#7b2cbf', '#2f9e44',
+  '#c2185b', '#5c6bc0', '#a67c00', '#7c4a2d', '#495057', '#1d3557',
+]
 
 const ANIMALS = ['Otter', 'Heron', 'Lynx', 'Wren', 'Badger', 'Ibis', 'Marten', 'Puffin', 'Gecko', 'Robin']
 
