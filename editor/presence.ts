@@ -94,7 +94,7 @@ export function personText(person: Person): string {
 /// How many others are here, in words ("1 other person"): people, not tabs.
 export function othersText(list: readonly Person[]): string {
   const others = list.filter((p) => !p.you).length
-  return others === 1 ? '1 other person' : `${others} other people`
+  return others === 0 ? 'no one else here' : others === 1 ? '1 other person' : `${others} other people`
 }
 
 /// The colour to take instead of `color` when someone else in the room already has it, or

@@ -35,7 +35,7 @@ describe('people list', () => {
       [5, {}],
     ])
     expect(people(states, 1).map(personText)).toEqual(['Ada (you)', 'Ada', 'Old client', 'Old client'])
-    expect(othersText(people(new Map([[1, state('Ada', '#c2185b', 'a')], [2, state('Ada', '#c2185b', 'a')]]), 1))).toBe('0 other people')
+    expect(othersText(people(new Map([[1, state('Ada', '#c2185b', 'a')], [2, state('Ada', '#c2185b', 'a')]]), 1))).toBe('no one else here')
   })
 
   test('names are cleaned as the editor cleans its own, colours fall back to the palette', () => {
