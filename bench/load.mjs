@@ -4,12 +4,18 @@
 // load one at a time in short slices, the servers in turn, so that the host's drift over
 // minutes falls on every server alike. Writers' keystrokes are generated before the clock
 // starts; only one receiver per room holds a full Y.Doc (for the convergence check); every
-// receiver counts deliveries, latencies and echoes.
+// receiver counts deliveries, latencies and echoes. Join, idle, storm and cold load take one
+// server (storm and cold load: large documents, lib/bigdoc.mjs); `coldload-prep` takes none and
+// fills a Concord store before its server starts.
 import * as Y from 'yjs'
 import { LeanSocket, frameBinary } from './lib/wsclient.mjs'
 import { Cursor, awarenessMsg, awarenessUpdate, dialect, readMessages, syncStep1, syncUpdate } from './lib/wire.mjs'
 import { typedUpdates } from './lib/typing.mjs'
 import { Histogram, cpuSeconds, cpuTimes, memoryKB } from './lib/measure.mjs'
+import { MiB, coldloadDocument, stormDocument, updateHasContent, updateHasVector } from './lib/bigdoc.mjs'
+import { Worker } from 'node:worker_threads'
+import { pathToFileURL } from 'node:url'
+import { join as joinPath } from 'node:path'
 
 const cfg = JSON.parse(process.argv[2])
 const EMPTY_SV = Y.encodeStateVector(new Y.Doc())
@@ -114,8 +120,10 @@ function onAwareness(client, payload, now) {
 
 // ---- clients -------------------------------------------------------------------------
 class Client {
-  constructor(target, room, { writerId = -1, awId = -1, doc = null, probe = false, keepStep2 = false } = {}) {
-    Object.assign(this, { target, room, writerId, awId, doc, probe, keepStep2 })
+  /// `onStep2(client, payload, now)` sees the sync step 2 (storm, cold load); `onUpdate(client,
+  /// payload, now)` replaces the counting of updates (a watcher's).
+  constructor(target, room, { writerId = -1, awId = -1, doc = null, probe = false, keepStep2 = false, onStep2 = null, onUpdate = null } = {}) {
+    Object.assign(this, { target, room, writerId, awId, doc, probe, keepStep2, onStep2, onUpdateHook: onUpdate })
     const D = target.D
     this.synced = false
     this.step2At = 0
@@ -150,9 +158,13 @@ class Client {
   }
   step2(payload) {
     if (this.doc) Y.applyUpdate(this.doc, payload)
+    if (!this.synced) this.onStep2?.(this, payload, this.now)
     this.markSynced(this.now, payload)
   }
-  update(payload) { onUpdate(this, payload, this.now) }
+  update(payload) {
+    if (this.onUpdateHook) this.onUpdateHook(this, payload, this.now)
+    else onUpdate(this, payload, this.now)
+  }
   awareness(payload) { onAwareness(this, payload, this.now) }
   send(msg) { this.sock.write(frameBinary(this.target.D.wrap(this.room, msg))) }
   close() { this.closing = true; this.sock.close() }
@@ -529,7 +541,281 @@ async function idle([T], { conns, rooms }) {
   }]
 }
 
-const scenarios = { typing: timed(editLoad), fanout: timed(editLoad), awareness: timed(awarenessLoad), join, idle }
+// ---- large documents: storm and cold load ------------------------------------------
+const mb1 = (kb) => Math.round(kb / 102.4) / 10
+const round1 = (v) => Math.round(v * 10) / 10
+
+/// The server's RSS (KB) after a full garbage collection (SIGUSR2: see servers/common.mjs).
+async function gcRss(pid) {
+  process.kill(pid, 'SIGUSR2')
+  await sleep(1000)
+  return memoryKB(pid).rss
+}
+
+/// Samples the server's VmRSS every `intervalMs` in a worker thread; `stop()` resolves to
+/// { peakKB, samples }.
+async function rssSampler(pid, intervalMs = 50) {
+  const worker = new Worker(new URL('./lib/rssSampler.mjs', import.meta.url), { workerData: { pid, intervalMs } })
+  await new Promise((resolve, reject) => { worker.once('online', resolve); worker.once('error', reject) })
+  return {
+    stop: () => new Promise((resolve) => {
+      worker.once('message', resolve)
+      worker.postMessage('stop')
+    }),
+  }
+}
+
+/// One joiner: its sync step 2's payload, or null if it did not come within `ms`.
+async function joinOnce(T, room, ms) {
+  let payload = null
+  const c = new Client(T, room, { onStep2: (_c, p) => { payload = p } })
+  try {
+    await withTimeout(c.ready, ms, 'join')
+    return payload
+  } catch {
+    return null
+  } finally {
+    c.close()
+  }
+}
+
+/// Median of numbers where Infinity stands for a joiner that never synced; null if that is
+/// where the median falls.
+function median(values) {
+  if (values.length === 0) return null
+  const v = [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+  return Number.isFinite(v) ? v : null
+}
+
+/// `clients` join at once a room holding a large document (see lib/bigdoc.mjs); with
+/// `recent`, one small edit arrives after the document was loaded (and after the joins that
+/// checked it), so no encoding of the document made before can be reused.
+async function storm([T], { clients, mb, shape, recent, timeout, cacheDir }) {
+  if (!T.D.needsSync) return [{ skipped: 'a relay holds no document', recent }]
+  const tBuild = performance.now()
+  const { meta, parts } = stormDocument({ mb, shape, cacheDir })
+  const buildMs = Math.round(performance.now() - tBuild)
+  const vector = recent ? meta.recentVector : meta.vector
+  const hash = recent ? meta.recentHash : meta.hash
+  const room = 'storm-room'
+  await sleep(300)
+  const baseKB = await gcRss(T.pid)
+  // The seeder sends the document; the watcher, in the room from the start, sees the recent
+  // edit relayed (a join would make the server encode the document again). Both stay until
+  // the end: a server without persistence drops a room with nobody in it.
+  let sawRecent = () => {}
+  const recentSeen = new Promise((resolve) => { sawRecent = resolve })
+  let watching = false
+  const [seeder, watcher] = await connectAll(T, [[room, {}], [room, {
+    onUpdate: (_c, payload) => { if (watching && Y.parseUpdateMeta(payload).to.has(999)) sawRecent() },
+  }]])
+  // Hocuspocus closes a connection that sent nothing for 60 s (a real provider renews its
+  // awareness every 15 s): every client of the scenario sends an empty update that often.
+  const live = [seeder, watcher]
+  const keepalive = setInterval(() => { for (const c of live) if (c.sock.open) c.send(NO_CHANGE) }, 15000)
+  try {
+    return await stormOn(T, { clients, shape, recent, timeout, meta, parts, vector, hash, room, baseKB, seeder, watcher, live, watch: (on) => { watching = on }, recentSeen, buildMs })
+  } finally {
+    clearInterval(keepalive)
+  }
+}
+
+async function stormOn(T, { clients, shape, recent, timeout, meta, parts, vector, hash, room, baseKB, seeder, watcher, live, watch, recentSeen, buildMs }) {
+  const timeoutMs = timeout * 1000
+  // Seeding and its checks get at least two minutes whatever the storm's timeout.
+  const seedTimeoutMs = Math.max(timeoutMs, 120000)
+  const seedStart = performance.now()
+  for (const chunk of parts.chunks) seeder.send(syncUpdate(chunk))
+  let seeded = false
+  let checks = 0
+  while (!seeded && performance.now() - seedStart < seedTimeoutMs) {
+    await sleep(500)
+    const payload = await joinOnce(T, room, seedTimeoutMs)
+    checks++
+    seeded = payload !== null && updateHasVector(payload, meta.vector)
+  }
+  if (!seeded) throw new Error(`the storm's document never arrived at the server (${checks} checks in ${seedTimeoutMs / 1000} s)`)
+  const seedMs = Math.round(performance.now() - seedStart)
+  if (recent) {
+    watch(true)
+    seeder.send(syncUpdate(parts.recent[0]))
+    await withTimeout(recentSeen, seedTimeoutMs, 'the recent edit')
+  }
+  await sleep(500)
+  const loadedKB = await gcRss(T.pid)
+
+  // The storm: every joiner at once; each one's step 2 timed on arrival and compared, bytes
+  // to bytes, with the distinct ones seen so far (most servers send every joiner the same
+  // bytes: the generator then keeps one copy, not one per joiner).
+  const distinct = []
+  const at = new Array(clients).fill(Infinity)
+  const got = new Array(clients).fill(-1)
+  let dropped = 0
+  const sampler = await rssSampler(T.pid, 50)
+  const cpu0 = cpuSeconds(T.pid)
+  const gen0 = process.cpuUsage()
+  const t0 = performance.now()
+  const joiners = Array.from({ length: clients }, (_, i) => new Client(T, room, {
+    onStep2: (_c, payload, now) => {
+      at[i] = now - t0
+      let k = distinct.findIndex((d) => d.length === payload.length && d.equals(payload))
+      if (k < 0) k = distinct.push(payload) - 1
+      got[i] = k
+    },
+  }))
+  live.push(...joiners)
+  let pending = clients
+  let allDone = () => {}
+  const finished = new Promise((resolve) => { allDone = resolve })
+  const settled = () => { if (--pending === 0) allDone() }
+  for (const c of joiners) c.ready.then(settled, () => { dropped++; settled() })
+  let timer
+  await Promise.race([finished, new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })])
+  clearTimeout(timer)
+  const wall = (performance.now() - t0) / 1000
+  const cpuMs = Math.round((cpuSeconds(T.pid) - cpu0) * 1000)
+  const gen = process.cpuUsage(gen0)
+  const { peakKB, samples } = await sampler.stop()
+  const hwmKB = memoryKB(T.pid).peak
+  const completed = at.filter(Number.isFinite).length
+  const droppedCount = dropped
+  const timedOut = clients - completed - droppedCount
+  for (const c of joiners) c.close()
+  watcher.close()
+  seeder.close()
+
+  // Checked after the clock stopped: every distinct copy carries the whole state vector; the
+  // copies of the first five joiners to sync are also read whole and compared.
+  const firstFive = at.map((ms, i) => [ms, i]).filter(([ms]) => Number.isFinite(ms)).sort((a, b) => a[0] - b[0]).slice(0, 5).map(([, i]) => got[i])
+  const vectorOk = distinct.map((p) => updateHasVector(p, vector))
+  const contentOk = new Map([...new Set(firstFive)].map((k) => [k, updateHasContent(distinct[k], shape, hash)]))
+  const whole = got.filter((k) => k >= 0).every((k) => vectorOk[k] && contentOk.get(k) !== false)
+  const finite = at.filter(Number.isFinite)
+  return [{
+    recent,
+    shape,
+    clients,
+    docMB: Math.round((meta.encodedBytes / MiB) * 100) / 100,
+    buildMs,
+    seedMs,
+    completed,
+    dropped: droppedCount,
+    timedOut,
+    lastMs: completed === clients ? round1(Math.max(...finite)) : null,
+    lastCompletedMs: finite.length ? round1(Math.max(...finite)) : null,
+    p50Ms: median(at) === null ? null : round1(median(at)),
+    serverCpuMs: cpuMs,
+    baseRssMB: mb1(baseKB),
+    loadedRssMB: mb1(loadedKB),
+    stormPeakRssMB: mb1(peakKB),
+    rssSamples: samples,
+    hwmMB: mb1(hwmKB),
+    memoryFactor: Math.round(((loadedKB - baseKB) * 1024 / meta.encodedBytes) * 100) / 100,
+    distinctPayloads: distinct.length,
+    contentChecked: contentOk.size,
+    whole,
+    converged: whole && completed === clients,
+    genCpuPct: Math.round(((gen.user + gen.system) / 1e6 / wall) * 1000) / 10,
+  }]
+}
+
+/// The store of a cold load, opened with Concord's own storage modules from `dist`.
+async function openStore(dist, url) {
+  const mod = (name) => import(pathToFileURL(joinPath(dist, 'server', 'storage', name)).href)
+  if (url.startsWith('sqlite:')) return (await mod('sqlite.js')).sqliteStorage(url.slice('sqlite:'.length))
+  return (await mod('postgres.js')).postgresStorage(url)
+}
+
+/// As Concord's `mergeToSnapshot` (server/storage/merge.ts), with the bench's Yjs (two copies
+/// of Yjs in one process break its constructor checks).
+function mergeToSnapshot(updates) {
+  if (updates.length === 1) return updates[0]
+  const doc = new Y.Doc({ gc: true })
+  try {
+    doc.transact(() => { for (const u of updates) Y.applyUpdate(doc, u) })
+    return Y.encodeStateAsUpdate(doc)
+  } finally {
+    doc.destroy()
+  }
+}
+
+/// Before a cold load's server starts: the document as the store's snapshot (appended, then
+/// compacted), `log` small updates appended on top, then the store's own read of the room,
+/// timed on a fresh connection (the floor of a cold load: the bytes must at least be read).
+async function coldloadPrep({ mb, log, storage, room, dist, cacheDir }) {
+  const t0 = performance.now()
+  const { meta, parts } = coldloadDocument({ mb, log, cacheDir })
+  const buildMs = Math.round(performance.now() - t0)
+  const store = await openStore(dist, storage)
+  await store.append([{ room, update: parts.state[0] }])
+  const compaction = await store.compact(room, mergeToSnapshot)
+  for (let i = 0; i < parts.log.length; i += 100) await store.append(parts.log.slice(i, i + 100).map((update) => ({ room, update })))
+  await store.close()
+  const again = await openStore(dist, storage)
+  const t1 = performance.now()
+  const rows = await again.load(room)
+  const storeReadMs = round1(performance.now() - t1)
+  await again.close()
+  return {
+    vector: meta.vector,
+    hash: meta.hash,
+    docMB: Math.round((meta.encodedBytes / MiB) * 100) / 100,
+    logKB: Math.round(meta.logBytes / 102.4) / 10,
+    logUpdates: parts.log.length,
+    rows: rows.length,
+    compacted: compaction.compacted,
+    storeReadMs,
+    buildMs,
+  }
+}
+
+/// The first joiner of a room stored but not loaded (the server just started): the time to
+/// its whole sync step 2, the server's CPU meanwhile; then a second joiner's (the room now
+/// loaded).
+async function coldload([T], { room, expected, timeout }) {
+  await sleep(300)
+  const idleKB = memoryKB(T.pid).rss
+  const gen0 = process.cpuUsage()
+  const t0 = performance.now()
+  const joinOne = async () => {
+    let payload = null
+    let at = 0
+    const cpu0 = cpuSeconds(T.pid)
+    const t0 = performance.now()
+    const c = new Client(T, room, { onStep2: (_c, p, now) => { payload = p; at = now } })
+    await withTimeout(c.ready, timeout * 1000, 'cold join')
+    return { c, payload, ms: round1(at - t0), cpuMs: Math.round((cpuSeconds(T.pid) - cpu0) * 1000) }
+  }
+  const cold = await joinOne()
+  const warm = await joinOne()
+  const loadedKB = memoryKB(T.pid).rss
+  const gen = process.cpuUsage(gen0)
+  const wall = (performance.now() - t0) / 1000
+  cold.c.close()
+  warm.c.close()
+  const whole = updateHasVector(cold.payload, expected.vector) && updateHasContent(cold.payload, 'text', expected.hash) && updateHasVector(warm.payload, expected.vector)
+  return [{
+    coldMs: cold.ms,
+    coldCpuMs: cold.cpuMs,
+    warmMs: warm.ms,
+    idleRssMB: mb1(idleKB),
+    loadedRssMB: mb1(loadedKB),
+    whole,
+    converged: whole,
+    genCpuPct: Math.round(((gen.user + gen.system) / 1e6 / wall) * 1000) / 10,
+  }]
+}
+
+const scenarios = { typing: timed(editLoad), fanout: timed(editLoad), awareness: timed(awarenessLoad), join, idle, storm, coldload }
+if (cfg.scenario === 'coldload-prep') {
+  try {
+    process.stdout.write(JSON.stringify({ prep: await coldloadPrep(cfg.params) }) + '\n')
+    process.exit(0)
+  } catch (error) {
+    process.stdout.write(JSON.stringify({ error: String(error?.stack ?? error) }) + '\n')
+    process.exit(1)
+  }
+}
 try {
   const targets = cfg.targets.map(target)
   const results = await scenarios[cfg.scenario](targets, cfg.params)

@@ -7,9 +7,12 @@
 //                      [--no-build] [--server-cpu 0] [--gen-cpu 1] [--<scenario>-<size> N]...
 //                      [--profile DIR]   (servers run with --cpu-prof, profiles written to DIR)
 //                      [--baseline DIR]  (also load the Concord built in DIR: an A/B in one run)
+//   Large documents (opt-in): --scenarios storm,coldload (see README.md).
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { cpus, tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +26,9 @@ const SERVERS = {
   'y-websocket': { dialect: 'yws', label: 'y-websocket 0.1.1', peer: true },
   hocuspocus: { dialect: 'hocuspocus', label: 'Hocuspocus 4.7.0', peer: true },
   raw: { dialect: 'raw', label: 'raw ws relay' },
+  // The floor of a join (servers/floor.mjs): one cached sync step 2 frame per room. Not in the
+  // default set, except for the storm, whose ratios are to it.
+  floor: { dialect: 'yws', label: 'floor (one cached frame)', optional: true },
   // Not in the default set: `--servers concord,concord-sqlite --scenarios typing` compares
   // the embedded store's cost with the memory store's.
   'concord-sqlite': { dialect: 'yws', label: 'Concord (SQLite)', optional: true },
@@ -36,17 +42,31 @@ const DEFAULTS = {
   join: { clients: 100, edits: 20000, rounds: 3 },
   idle: { conns: 2000, rooms: 200, rounds: 3 },
   awareness: { rooms: 50, clients: 10, rate: 5, duration: 30, slices: 10, warmup: 10 },
+  // Large documents: each server alone; not in the default run (see OPT_IN).
+  storm: { clients: 150, mb: 20, shape: 'text', recent: 'both', timeout: 120 },
+  coldload: { mb: 20, log: 2000, stores: 'sqlite,postgres', timeout: 120 },
 }
+/// Sizes that take words, and which.
+const CHOICES = {
+  'storm-shape': ['text', 'map'],
+  'storm-recent': ['0', '1', 'both'],
+  'coldload-stores': ['sqlite', 'postgres', 'sqlite,postgres', 'postgres,sqlite'],
+}
+/// Scenarios a run without `--scenarios` leaves out: at their default sizes they take many
+/// minutes (a 20 MB document built, seeded and sent to 150 joiners, per server and variant).
+const OPT_IN = new Set(['storm', 'coldload'])
 const QUICK = {
   typing: { rooms: 10, duration: 4, slices: 2, warmup: 2 },
   fanout: { rooms: 2, clients: 50, duration: 3, slices: 1, maxPerWriter: 20000, warmup: 0 },
   join: { clients: 50, edits: 5000, rounds: 1 },
   idle: { conns: 400, rooms: 40, rounds: 1 },
   awareness: { rooms: 10, duration: 4, slices: 2, warmup: 2 },
+  storm: { clients: 30, mb: 2, timeout: 60 },
+  coldload: { mb: 2, log: 200, timeout: 60 },
 }
 
 function parseFlags(argv) {
-  const flags = { quick: false, build: true, servers: Object.keys(SERVERS).filter((s) => !SERVERS[s].optional), scenarios: Object.keys(DEFAULTS), serverCpu: '0', genCpu: '1', profile: null, baseline: null, sizes: {} }
+  const flags = { quick: false, build: true, servers: Object.keys(SERVERS).filter((s) => !SERVERS[s].optional), serversGiven: false, scenarios: Object.keys(DEFAULTS).filter((s) => !OPT_IN.has(s)), serverCpu: '0', genCpu: '1', profile: null, baseline: null, sizes: {} }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = () => {
@@ -56,20 +76,32 @@ function parseFlags(argv) {
     }
     if (arg === '--quick') flags.quick = true
     else if (arg === '--no-build') flags.build = false
-    else if (arg === '--servers') flags.servers = value().split(',')
+    else if (arg === '--servers') { flags.servers = value().split(','); flags.serversGiven = true }
     else if (arg === '--scenarios') flags.scenarios = value().split(',')
     else if (arg === '--server-cpu') flags.serverCpu = value()
     else if (arg === '--gen-cpu') flags.genCpu = value()
     else if (arg === '--profile') flags.profile = value()
     else if (arg === '--baseline') flags.baseline = resolve(value())
     else if (arg === '--help' || arg === '-h') {
-      const sizes = Object.entries(DEFAULTS).flatMap(([s, p]) => Object.entries(p).map(([k, v]) => `  --${s}-${k} ${v}`))
+      const sizes = Object.entries(DEFAULTS).flatMap(([s, p]) => Object.entries(p).map(([k, v]) => `  --${s}-${k} ${v}${CHOICES[`${s}-${k}`] ? `   (${CHOICES[`${s}-${k}`].slice(0, 3).join(' | ')})` : ''}`))
       process.stdout.write(`Usage: node bench/run.mjs [--quick] [--servers ${Object.keys(SERVERS).join(',')}]\n` +
-        `  [--scenarios ${Object.keys(DEFAULTS).join(',')}] [--no-build] [--server-cpu 0] [--gen-cpu 1] [--profile DIR] [--baseline DIR]\nSizes (defaults):\n${sizes.join('\n')}\n`)
+        `  [--scenarios ${Object.keys(DEFAULTS).join(',')}] [--no-build] [--server-cpu 0] [--gen-cpu 1] [--profile DIR] [--baseline DIR]\n` +
+        `Default scenarios: ${Object.keys(DEFAULTS).filter((s) => !OPT_IN.has(s)).join(',')} (${[...OPT_IN].join(' and ')} only when named).\n` +
+        `Default servers: ${Object.keys(SERVERS).filter((s) => !SERVERS[s].optional).join(',')}; the storm: concord,floor,y-websocket,hocuspocus; coldload: Concord only.\n` +
+        `storm-recent both: runs 0 (no edit since the document was loaded) and 1 (one small edit after it).\n` +
+        `coldload runs each store without and with a log of --coldload-log updates on the snapshot.\n` +
+        `Sizes (defaults):\n${sizes.join('\n')}\n`)
       process.exit(0)
     } else {
       const m = /^--(\w+)-(\w+)$/.exec(arg)
       if (!m || !(m[1] in DEFAULTS) || !(m[2] in DEFAULTS[m[1]])) throw new Error(`unknown flag ${arg} (see --help)`)
+      const choices = CHOICES[`${m[1]}-${m[2]}`]
+      if (choices) {
+        const v = value()
+        if (!choices.includes(v)) throw new Error(`${arg}: one of ${choices.join(', ')}`)
+        ;(flags.sizes[m[1]] ??= {})[m[2]] = v
+        continue
+      }
       const n = Number(value())
       if (!Number.isFinite(n) || n < 0) throw new Error(`${arg}: expected a number`)
       ;(flags.sizes[m[1]] ??= {})[m[2]] = n
@@ -116,12 +148,12 @@ function prepare(flags) {
   }
 }
 
-function startServer(name, cpu, profile, baseline, file = name) {
+function startServer(name, cpu, profile, baseline, file = name, extraEnv = {}) {
   const prof = profile ? ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`] : []
   return new Promise((resolve, reject) => {
     const child = spawn('taskset', ['-c', cpu, process.execPath, '--expose-gc', ...prof, join(here, 'servers', `${file}.mjs`)], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: name === 'concord-baseline' ? { ...process.env, CONCORD_BENCH_DIST: join(baseline, 'dist') } : process.env,
+      env: { ...process.env, ...(name === 'concord-baseline' ? { CONCORD_BENCH_DIST: join(baseline, 'dist') } : {}), ...extraEnv },
     })
     const lines = createInterface({ input: child.stdout })
     const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 15000)
@@ -143,9 +175,9 @@ function stopServer(child) {
   })
 }
 
-function runLoad(cfg, cpu) {
+function runLoad(cfg, cpu, nodeFlags = []) {
   return new Promise((resolve) => {
-    const child = spawn('taskset', ['-c', cpu, process.execPath, join(here, 'load.mjs'), JSON.stringify(cfg)], {
+    const child = spawn('taskset', ['-c', cpu, process.execPath, ...nodeFlags, join(here, 'load.mjs'), JSON.stringify(cfg)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let out = ''
@@ -157,13 +189,154 @@ function runLoad(cfg, cpu) {
   })
 }
 
+// ---- large documents ------------------------------------------------------------------
+/// The generator of the large-document scenarios may hold a few large documents at once (a
+/// 20 MB spreadsheet is over a GB as a Y.Doc): room beyond V8's default heap limit.
+const BIG_HEAP = ['--max-old-space-size=8192']
+
+/// One server alone, one load; the server stopped whatever happens. `{ error }` on failure.
+async function alone(flags, name, cfg, extraEnv = {}) {
+  let started
+  try {
+    started = await startServer(name, flags.serverCpu, flags.profile, flags.baseline, name, extraEnv)
+    const result = await runLoad({ ...cfg, targets: [{ name, dialect: SERVERS[name].dialect, port: started.port, pid: started.child.pid }] }, flags.genCpu, BIG_HEAP)
+    return result.error ? { error: result.error } : result[name]
+  } catch (error) {
+    return { error: String(error?.message ?? error) }
+  } finally {
+    if (started) await stopServer(started.child)
+  }
+}
+
+/// A scenario's runs per server, summed up for the report's checks (converged, echoes, the
+/// generator's peak).
+function summary(runs) {
+  const ok = runs.filter((r) => !r.error && !r.skipped)
+  return {
+    runs,
+    converged: ok.every((r) => r.converged),
+    echoes: ok.reduce((n, r) => n + (r.echoes ?? 0), 0),
+    genCpuPct: Math.max(0, ...ok.map((r) => r.genCpuPct ?? 0)),
+    ...(ok.length === 0 && runs.some((r) => r.error) ? { error: runs.find((r) => r.error).error } : {}),
+    ...(ok.length === 0 && runs.some((r) => r.skipped) ? { skipped: runs.find((r) => r.skipped).skipped } : {}),
+  }
+}
+
+/// Storm: every server alone, a fresh process per server and variant (no recent edit, one).
+async function runStorm(flags, p, cacheDir) {
+  const servers = flags.serversGiven ? flags.servers : ['concord', ...(flags.baseline ? ['concord-baseline'] : []), 'floor', 'y-websocket', 'hocuspocus']
+  const variants = p.recent === 'both' ? [0, 1] : [Number(p.recent)]
+  const byServer = Object.fromEntries(servers.map((name) => [name, []]))
+  for (const recent of variants) {
+    for (const name of servers) {
+      process.stderr.write(`storm (${recent ? 'one recent edit' : 'no recent edit'}) × ${name} … `)
+      const r = SERVERS[name].dialect === 'raw'
+        ? { recent, skipped: 'a relay holds no document' }
+        : { recent, ...(await alone(flags, name, { scenario: 'storm', params: { ...p, recent, cacheDir } })) }
+      byServer[name].push(r)
+      process.stderr.write(r.error ? `error: ${r.error.split('\n')[0]}\n` : r.skipped ? 'skipped\n' : `done (last joiner ${r.lastMs === null ? `> ${p.timeout} s, ${r.timedOut} timed out, ${r.dropped} dropped` : `${r.lastMs} ms`})\n`)
+    }
+  }
+  return Object.fromEntries(Object.entries(byServer).map(([name, runs]) => [name, summary(runs)]))
+}
+
+/// What an interrupted run must still remove (databases, the documents' folder).
+const cleanups = new Set()
+process.once('SIGINT', async () => {
+  for (const cleanup of cleanups) await Promise.resolve().then(cleanup).catch(() => {})
+  process.exit(130)
+})
+
+const requireRoot = createRequire(join(root, 'package.json'))
+const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' }
+
+/// Run one statement on the PostgreSQL server's `postgres` database (pg from the root's
+/// dependencies).
+async function pgAdmin(sql) {
+  const pg = requireRoot('pg')
+  const client = new pg.Client({ ...PG, database: 'postgres' })
+  await client.connect()
+  try {
+    await client.query(sql)
+  } finally {
+    await client.end()
+  }
+}
+
+/// A fresh store for one cold load, and how to remove it.
+async function coldStore(store, dir) {
+  const tag = randomBytes(6).toString('hex')
+  if (store === 'sqlite') {
+    const file = join(dir, `coldload-${tag}.db`)
+    return { url: `sqlite:${file}`, drop: async () => { for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true }) } }
+  }
+  const db = `concord_bench_${tag}`
+  await pgAdmin(`CREATE DATABASE ${db}`)
+  const drop = () => pgAdmin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`)
+  cleanups.add(drop)
+  return { url: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}`, drop: async () => { await drop(); cleanups.delete(drop) } }
+}
+
+/// Cold load: Concord only (and the baseline build), each store, without and with a log on
+/// top of the snapshot. The store is filled before the server starts.
+async function runColdload(flags, p, cacheDir) {
+  const servers = flags.serversGiven ? flags.servers.filter((n) => n === 'concord' || n === 'concord-baseline') : ['concord', ...(flags.baseline ? ['concord-baseline'] : [])]
+  if (servers.length === 0) return { concord: summary([{ skipped: 'coldload runs Concord only (add concord to --servers)' }]) }
+  const stores = p.stores.split(',')
+  const logs = p.log > 0 ? [0, p.log] : [0]
+  const byServer = Object.fromEntries(servers.map((name) => [name, []]))
+  const room = 'coldload-room'
+  for (const store of stores) {
+    for (const log of logs) {
+      for (const name of servers) {
+        process.stderr.write(`coldload (${store}, log ${log}) × ${name} … `)
+        const dist = name === 'concord-baseline' ? join(flags.baseline, 'dist') : join(root, 'dist')
+        let r
+        let target = null
+        try {
+          target = await coldStore(store, cacheDir)
+          const prep = await runLoad({ scenario: 'coldload-prep', params: { mb: p.mb, log, storage: target.url, room, dist, cacheDir } }, flags.genCpu, BIG_HEAP)
+          if (prep.error) r = { error: `filling the store: ${prep.error}` }
+          else {
+            const { vector, hash, ...figures } = prep.prep
+            const run = await alone(flags, name, { scenario: 'coldload', params: { room, expected: { vector, hash }, timeout: p.timeout } }, { CONCORD_BENCH_STORAGE: target.url })
+            r = { ...figures, ...run }
+          }
+        } catch (error) {
+          r = { error: String(error?.message ?? error) }
+        } finally {
+          await target?.drop().catch((error) => process.stderr.write(`(could not remove ${target.url}: ${error.message}) `))
+        }
+        r = { store, log, ...r }
+        byServer[name].push(r)
+        process.stderr.write(r.error ? `error: ${r.error.split('\n')[0]}\n` : `done (${r.coldMs} ms)\n`)
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(byServer).map(([name, runs]) => [name, summary(runs)]))
+}
+
 async function main() {
   const flags = parseFlags(process.argv.slice(2))
   prepare(flags)
   const results = {}
   const params = {}
+  // Built documents, the cold loads' SQLite files: removed at the end.
+  const cacheDir = flags.scenarios.some((s) => OPT_IN.has(s)) ? mkdtempSync(join(tmpdir(), 'concord-bench-docs-')) : null
+  if (cacheDir) cleanups.add(() => rmSync(cacheDir, { recursive: true, force: true }))
+  try {
+    await scenariosOf(flags, results, params, cacheDir)
+  } finally {
+    if (cacheDir) rmSync(cacheDir, { recursive: true, force: true })
+  }
+  report(flags, results, params)
+}
+
+async function scenariosOf(flags, results, params, cacheDir) {
   for (const scenario of flags.scenarios) {
     params[scenario] = { ...DEFAULTS[scenario], ...(flags.quick ? QUICK[scenario] : {}), ...flags.sizes[scenario] }
+    if (scenario === 'storm') { results.storm = await runStorm(flags, params.storm, cacheDir); continue }
+    if (scenario === 'coldload') { results.coldload = await runColdload(flags, params.coldload, cacheDir); continue }
     // A timed scenario loads every server in one generator; join and idle take one at a time
     // (a burst and a memory reading: nothing else may run beside them).
     // Idle repeats, servers interleaved, and keeps each server's median round: where the
@@ -191,18 +364,21 @@ async function main() {
     }
     results[scenario] = Object.fromEntries(Object.entries(byServer).map(([name, all]) => [name, medianRound(all)]))
   }
+}
+
+function report(flags, results, params) {
   const machine = `${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, server on CPU ${flags.serverCpu}, generator on CPU ${flags.genCpu}`
   const command = `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim()
-  const report = renderReport({ results, params, servers: SERVERS, machine, command, date: new Date().toISOString() })
-  process.stdout.write(report + '\n')
+  const text = renderReport({ results, params, servers: SERVERS, machine, command, date: new Date().toISOString() })
+  process.stdout.write(text + '\n')
   const dir = join(here, 'results')
   mkdirSync(dir, { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   const json = JSON.stringify({ date: new Date().toISOString(), machine, command, params, results }, null, 2)
   writeFileSync(join(dir, `bench-${stamp}.json`), json)
-  writeFileSync(join(dir, `bench-${stamp}.md`), report + '\n')
+  writeFileSync(join(dir, `bench-${stamp}.md`), text + '\n')
   writeFileSync(join(dir, 'latest.json'), json)
-  writeFileSync(join(dir, 'latest.md'), report + '\n')
+  writeFileSync(join(dir, 'latest.md'), text + '\n')
   process.stderr.write(`written to bench/results/bench-${stamp}.{md,json}\n`)
 }
 

@@ -1,5 +1,6 @@
 // Renders the results as markdown: one table per scenario with ratios against the raw relay
-// and the best peer, then Concord's targets (issue 9) as pass/fail.
+// and the best peer (the storm: against the floor server; the cold load: against the store's
+// own read), then Concord's targets (issue 9) as pass/fail.
 const fmt = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(digits)) : String(v))
 const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : null)
 const x = (r) => (r === null ? '–' : `${r.toFixed(2)}×`)
@@ -44,6 +45,66 @@ const TITLES = {
   awareness: (p) => `awareness: ${p.rooms} rooms × ${p.clients} clients, each moving its cursor ${p.rate}×/s, ${timing(p)}`,
   join: (p) => `join: ${p.clients} clients join at once a room holding a ${p.edits}-edit document (median of ${p.rounds} rounds)`,
   idle: (p) => `idle: ${p.conns} connections over ${p.rooms} rooms (RSS after a full GC${p.rounds > 1 ? `; each server's median of ${p.rounds} interleaved rounds` : ''})`,
+  storm: (p, mb, recent) => `storm: ${p.clients} clients join at once a room holding a ${fmt(mb ?? p.mb, 2)} MB ${p.shape === 'map' ? 'spreadsheet (Y.Array of Y.Maps)' : 'Y.Text'} document (encoded size), ${recent ? 'one small edit after it was loaded (no encoding made before can serve)' : 'no edit since it was loaded'}; each server alone`,
+  coldload: (p, mb) => `coldload: the first joiner of a ${fmt(mb ?? p.mb, 2)} MB Y.Text document stored but not loaded (server just started), Concord only`,
+}
+
+/// A figure whose run may have left joiners without the document: `> timeout` then.
+const msOrTimeout = (v, r, timeout) => (v === null && r.completed < r.clients ? `> ${timeout * 1000}` : fmt(v))
+
+/// The storm: one table per variant (no recent edit, one), ratios to the floor server's run of
+/// the same variant.
+function renderStorm(out, byServer, servers, p) {
+  const names = Object.keys(byServer)
+  const variants = [...new Set(names.flatMap((n) => byServer[n].runs.map((r) => r.recent)))]
+  for (const recent of variants) {
+    const runOf = (n) => byServer[n].runs.find((r) => r.recent === recent)
+    const mb = names.map(runOf).find((r) => r?.docMB)?.docMB
+    const floor = names.includes('floor') ? runOf('floor') : null
+    const f = floor && !floor.error ? floor : null
+    out.push(`### ${TITLES.storm(p, mb, recent)}`, '')
+    const rows = []
+    const errors = []
+    for (const n of names) {
+      const r = runOf(n)
+      if (!r) continue
+      if (r.error) { errors.push(`${servers[n].label}: ${r.error.split('\n')[0]}`); continue }
+      if (r.skipped) { rows.push([servers[n].label, `n/a (${r.skipped})`, ...Array(13).fill('')]); continue }
+      rows.push([servers[n].label, msOrTimeout(r.lastMs, r, p.timeout), x(ratio(r.lastMs, f?.lastMs)), fmt(r.p50Ms), x(ratio(r.p50Ms, f?.p50Ms)),
+        fmt(r.serverCpuMs), x(ratio(r.serverCpuMs, f?.serverCpuMs)), fmt(r.loadedRssMB), fmt(r.memoryFactor, 2), fmt(r.stormPeakRssMB), x(ratio(r.stormPeakRssMB, f?.stormPeakRssMB)),
+        `${r.dropped}`, `${r.timedOut}`, r.whole && r.completed === r.clients ? 'yes' : r.whole ? `${r.completed} of ${r.clients}` : '**no**', fmt(r.genCpuPct)])
+    }
+    out.push(table(['server', 'last joiner ms', '× floor', 'p50 joiner ms', '× floor', 'server CPU ms', '× floor', 'RSS loaded MB', 'memory factor', 'peak RSS in storm MB', '× floor', 'dropped', 'timed out', 'whole document', 'generator CPU %'], rows))
+    out.push('', `Times from the storm's start (every socket opened at once) to a joiner's whole sync step 2; a joiner without it after ${p.timeout} s timed out, one whose connection closed first was dropped. ` +
+      'RSS loaded: the server\'s RSS after a full GC with the document loaded (and before the storm); memory factor: that RSS less the RSS before the document, over the document\'s encoded size. ' +
+      'Peak RSS in storm: the highest VmRSS sampled every 50 ms during the storm (the JSON also has VmHWM, the whole life\'s peak, seeding included). ' +
+      'Whole document: every joiner\'s copy carries the document\'s whole state vector, and the first five joiners\' copies read back to the same content.')
+    if (errors.length) out.push('', ...errors.map((e) => `- error: ${e}`))
+    out.push('')
+  }
+}
+
+/// The cold load: one row per store and log, the ratio to the store's own read of the room.
+function renderColdload(out, byServer, servers, p) {
+  const names = Object.keys(byServer)
+  const mb = names.flatMap((n) => byServer[n].runs).find((r) => r.docMB)?.docMB
+  out.push(`### ${TITLES.coldload(p, mb)}`, '')
+  const rows = []
+  const errors = []
+  for (const n of names) {
+    for (const r of byServer[n].runs) {
+      const what = r.store ? `${r.store}, ${r.log ? `log ${r.log}` : 'no log'}` : ''
+      if (r.error) { errors.push(`${servers[n].label}${what ? ` (${what})` : ''}: ${r.error.split('\n')[0]}`); continue }
+      if (r.skipped) { rows.push([servers[n].label, `n/a (${r.skipped})`, ...Array(10).fill('')]); continue }
+      rows.push([servers[n].label, r.store, r.log ? `${r.log} (${fmt(r.logKB)} KB)` : '0', fmt(r.coldMs), fmt(r.storeReadMs), x(ratio(r.coldMs, r.storeReadMs)), fmt(r.coldCpuMs), fmt(r.warmMs), fmt(r.peakRssMB), fmt(r.loadedRssMB), r.whole ? 'yes' : '**no**'])
+    }
+  }
+  out.push(table(['server', 'store', 'log updates', 'cold join ms', 'store read ms', '× store read', 'server CPU ms', 'warm join ms', 'peak RSS MB', 'RSS loaded MB', 'whole document'], rows))
+  out.push('', 'Cold join: from the first joiner\'s connect (server running, room not loaded) to its whole sync step 2. ' +
+    'Store read: the room\'s rows read by Concord\'s own storage module (`load(room)`), on a fresh connection, before the server started: the floor of a cold load. ' +
+    'Warm join: a second joiner right after, the room loaded. Peak RSS: VmHWM of the fresh server process.')
+  if (errors.length) out.push('', ...errors.map((e) => `- error: ${e}`))
+  out.push('')
 }
 
 /// The whole report.
@@ -52,6 +113,11 @@ export function renderReport({ results, params, servers, machine, command, date 
   const targets = []
   let genMax = 0
   for (const [scenario, byServer] of Object.entries(results)) {
+    if (scenario === 'storm' || scenario === 'coldload') {
+      for (const r of Object.values(byServer)) if (typeof r.genCpuPct === 'number') genMax = Math.max(genMax, r.genCpuPct)
+      ;(scenario === 'storm' ? renderStorm : renderColdload)(out, byServer, servers, params[scenario])
+      continue
+    }
     out.push(`### ${TITLES[scenario](params[scenario])}`, '')
     const rawR = byServer.raw
     const names = Object.keys(byServer)
