@@ -1,6 +1,7 @@
 // Relay rules over a real server on 127.0.0.1 with real `ws` clients: what a joiner is sent,
 // convergence of concurrent editors, no echo of updates or awareness, query-awareness, the
 // opt-in acknowledgement, and how fast a closed client's presence disappears for the others.
+import { CROWDED_ROOM } from '../server/room/turnOutbox.js'
 import { afterEach, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
@@ -169,6 +170,27 @@ describe('no echo', () => {
     await waitFor(() => c.awareness.getStates().has(4242), 'c to apply it')
     await sleep(50)
     expect(a.count('awareness')).toBe(0)
+  })
+
+  test('in a crowded room awareness goes out in batches: every change, in order, never echoed; a leaver\'s batch is dropped', async () => {
+    server = await startServer({ maxConnectionsPerIp: 0 })
+    const all: TestClient[] = []
+    for (let i = 0; i < CROWDED_ROOM; i++) all.push(await join('crowd'))
+    const [a, leaver, ...rest] = all
+    const moves = 10
+    for (let i = 0; i < moves; i++) a.awareness.setLocalStateField('cursor', i)
+    // The leaver's change waits in the batch; it leaves before the batch goes.
+    leaver.awareness.setLocalStateField('cursor', 'gone')
+    leaver.ws.close()
+    await waitFor(() => rest.every((c) => c.awareness.getStates().get(a.doc.clientID)?.cursor === moves - 1), 'everyone to see the last move', 10_000)
+    await sleep(100)
+    for (const c of rest) {
+      const fromA = c.received.filter((m) => awarenessClients(m).includes(a.doc.clientID)).map((m) => decodeAwareness((m as { update: Uint8Array }).update)[0].clock)
+      expect(fromA).toEqual([...fromA].sort((x, y) => x - y))
+      expect(fromA.length).toBe(moves)
+      expect(c.awareness.getStates().get(leaver.doc.clientID)).toBe(undefined)
+    }
+    expect(a.received.filter((m) => awarenessClients(m).includes(a.doc.clientID))).toEqual([])
   })
 
   test('query-awareness is answered with every state, the asker\'s own included', async () => {

@@ -34,6 +34,14 @@ export interface OutboxSinks {
   failed(error: unknown): void
 }
 
+/// In a room of at least this many connections, awareness changes are relayed together every
+/// `AWARENESS_BATCH_MS` rather than at the end of each turn: there every cursor move goes to
+/// hundreds of sockets, and a write per socket per move (one syscall each) costs more than
+/// everything else the server does for it. Ten milliseconds is well below what a person sees
+/// of a remote cursor.
+export const CROWDED_ROOM = 64
+export const AWARENESS_BATCH_MS = 10
+
 /// Outboxes with something to send at the end of this turn.
 let dirty: TurnOutbox[] = []
 
@@ -54,6 +62,8 @@ export class TurnOutbox {
   private authors: Array<string | null> = []
   private awareness: Array<{ origin: Peer; message: Uint8Array }> = []
   private scheduled = false
+  /// The pending relay of a crowded room's awareness batch (see `CROWDED_ROOM`).
+  private awarenessTimer: NodeJS.Timeout | null = null
   /// Set when the room is destroyed: nothing is sent any more.
   closed = false
 
@@ -77,7 +87,11 @@ export class TurnOutbox {
   /// Relay an encoded awareness message at the end of this turn (unless its sender left).
   awarenessFrom(origin: Peer, message: Uint8Array): void {
     this.awareness.push({ origin, message })
-    this.schedule()
+    if (this.room.peers.size < CROWDED_ROOM) return this.schedule()
+    this.awarenessTimer ??= setTimeout(() => {
+      this.awarenessTimer = null
+      if (!this.closed) this.relayAwareness()
+    }, AWARENESS_BATCH_MS).unref()
   }
 
   private schedule(): void {
@@ -91,7 +105,7 @@ export class TurnOutbox {
   flush(): void {
     this.scheduled = false
     if (this.closed) return
-    const { origins, updates, relays, authors, awareness } = this
+    const { origins, updates, relays, authors } = this
     if (origins.length > 0) {
       this.origins = []
       this.updates = []
@@ -115,6 +129,13 @@ export class TurnOutbox {
         }
       }
     }
+    this.relayAwareness()
+  }
+
+  /// Relay the awareness messages gathered so far, in the order they came (a batch of a
+  /// crowded room goes with the turn's updates if those go first).
+  private relayAwareness(): void {
+    const { awareness } = this
     if (awareness.length === 0) return
     this.awareness = []
     // A peer that left meanwhile had its states removed (and the removal relayed): skip it.
