@@ -1,7 +1,6 @@
 // Access in the browser, against a real server and real Chromium: links that carry a token
 // in their fragment, share links made in the editor, and every refusal told in words, with
 // the page retrying only where that can help.
-import { mkdirSync, rmSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
@@ -9,7 +8,7 @@ import * as Y from 'yjs'
 import { startServer, sleep } from '../helpers.js'
 import { SECRET, sign } from '../authHelpers.js'
 import type { ConcordServer, ServerOptions } from '../../server/server.js'
-import { browserAvailable, buildEditor, editorText, launchBrowser, requireBrowserUnderCi, waitConnected } from './harness.js'
+import { browserAvailable, closeBrowser, editorText, prepareBrowser, requireBrowserUnderCi, waitConnected } from './harness.js'
 
 const TEXT = 'codemirror'
 /// Screenshots go here (gitignored), for a person to look at.
@@ -39,15 +38,10 @@ describe.skipIf(!available)('access, share links and refusals in Chromium', () =
   let upgrades: Array<{ url: string; protocol: string | undefined }> = []
 
   beforeAll(async () => {
-    editorDir = buildEditor()
-    browser = await launchBrowser()
-    mkdirSync(ARTIFACTS, { recursive: true })
+    ;({ editorDir, browser } = await prepareBrowser(ARTIFACTS))
   }, 120_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    if (editorDir) rmSync(editorDir, { recursive: true, force: true })
-  })
+  afterAll(() => closeBrowser(browser, editorDir))
 
   afterEach(async () => {
     const errors = tabs.flatMap((t) => t.errors)
@@ -387,8 +381,8 @@ describe.skipIf(!available)('access, share links and refusals in Chromium', () =
     await page.screenshot({ path: `${ARTIFACTS}/refusal-deleted-1280x800.png` })
 
     page.on('dialog', (d) => void d.accept())
-    await page.getByRole('button', { name: 'Start afresh' }).click()
-    await page.waitForEvent('load')
+    // Listening before the click: the reload may be served by the service worker at once.
+    await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Start afresh' }).click()])
     await waitConnected(page)
     expect(await editorText(page)).toBe('')
     await page.locator('.cm-content').click()

@@ -1,5 +1,5 @@
 // The collaborative editor in real Chromium tabs, served by a real Concord server.
-import { mkdirSync, rmSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
@@ -8,7 +8,7 @@ import type { ConcordServer } from '../../server/server.js'
 import { memoryStorage } from '../../server/storage/memory.js'
 import type { Storage } from '../../server/storage/types.js'
 import {
-  browserAvailable, buildEditor, requireBrowserUnderCi, editorText, launchBrowser, openTab, placeCursor, waitConnected, type Tab,
+  browserAvailable, closeBrowser, editorText, openTab, placeCursor, prepareBrowser, requireBrowserUnderCi, waitConnected, type Tab,
 } from './harness.js'
 import { mulberry32 as seeded } from '../random.js'
 
@@ -25,14 +25,10 @@ describe.skipIf(!available)('collaborative editor in Chromium', () => {
   let serverGoesDown = false
 
   beforeAll(async () => {
-    editorDir = buildEditor()
-    browser = await launchBrowser()
+    ;({ editorDir, browser } = await prepareBrowser())
   }, 120_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    if (editorDir) rmSync(editorDir, { recursive: true, force: true })
-  })
+  afterAll(() => closeBrowser(browser, editorDir))
 
   afterEach(async () => {
     const errors = tabs.flatMap((t) => (serverGoesDown ? t.errors : [...t.errors, ...t.networkErrors]))

@@ -1,11 +1,12 @@
 // Shared parts of the end-to-end tests: find Chromium, build the editor into a temp folder,
 // start a server that serves it, and open tabs that record every console error.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { test } from 'vitest'
+import { expect, test } from 'vitest'
+import type { ConcordServer } from '../../server/server.js'
 
 /// The Chromium the tests drive: `CONCORD_CHROMIUM`, or Debian's.
 export const chromiumPath = process.env.CONCORD_CHROMIUM ?? '/usr/bin/chromium'
@@ -44,6 +45,29 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-component-update', '--disable-sync', '--no-first-run',
     ],
   })
+}
+
+/// What a browser test file sets up once: the editor built from the current sources and one
+/// Chromium; `artifacts` (screenshots, gitignored) is created if given.
+export async function prepareBrowser(artifacts?: string): Promise<{ editorDir: string; browser: Browser }> {
+  const editorDir = buildEditor()
+  const browser = await launchBrowser()
+  if (artifacts) mkdirSync(artifacts, { recursive: true })
+  return { editorDir, browser }
+}
+
+/// Undo `prepareBrowser`.
+export async function closeBrowser(browser: Browser | undefined, editorDir: string | undefined): Promise<void> {
+  await browser?.close()
+  if (editorDir) rmSync(editorDir, { recursive: true, force: true })
+}
+
+/// After each test: close its tabs and its server, then fail it if a tab logged an error.
+export async function endTest(tabs: Tab[], server: ConcordServer | undefined): Promise<void> {
+  const errors = tabs.flatMap((t) => [...t.errors, ...t.networkErrors])
+  for (const tab of tabs.splice(0)) await tab.context.close().catch(() => undefined)
+  await server?.close()
+  expect(errors, 'console errors in the tabs').toEqual([])
 }
 
 /// One browser tab with its own profile (own localStorage), and the errors it logged.

@@ -1,7 +1,6 @@
 // The editor's History panel and the landing page's room list, in real Chromium tabs served
 // by a real Concord server: naming a version, opening it compared with the live document,
 // restoring it in every tab, and what a read-only user is told.
-import { mkdirSync, rmSync } from 'node:fs'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
@@ -9,7 +8,7 @@ import { startServer, sleep } from '../helpers.js'
 import type { ConcordServer, ServerOptions } from '../../server/server.js'
 import { memoryStorage } from '../../server/storage/memory.js'
 import {
-  browserAvailable, buildEditor, editorText, launchBrowser, openTab, placeCursor, requireBrowserUnderCi, type Tab,
+  browserAvailable, closeBrowser, editorText, endTest, openTab, placeCursor, prepareBrowser, requireBrowserUnderCi, type Tab,
 } from './harness.js'
 
 const TEXT = 'codemirror'
@@ -25,22 +24,14 @@ describe.skipIf(!available)('history panel and room list in Chromium', () => {
   let tabs: Tab[] = []
 
   beforeAll(async () => {
-    editorDir = buildEditor()
-    browser = await launchBrowser()
-    mkdirSync(ARTIFACTS, { recursive: true })
+    ;({ editorDir, browser } = await prepareBrowser(ARTIFACTS))
   }, 120_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    if (editorDir) rmSync(editorDir, { recursive: true, force: true })
-  })
+  afterAll(() => closeBrowser(browser, editorDir))
 
   afterEach(async () => {
-    const errors = tabs.flatMap((t) => [...t.errors, ...t.networkErrors])
-    for (const tab of tabs.splice(0)) await tab.context.close().catch(() => undefined)
-    await server?.close()
+    await endTest(tabs, server)
     server = undefined
-    expect(errors, 'console errors in the tabs').toEqual([])
   })
 
   async function start(options: ServerOptions = {}): Promise<string> {

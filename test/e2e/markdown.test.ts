@@ -1,13 +1,15 @@
 // Markdown in the editor, against a real server and real Chromium: highlighting while typing,
 // the live preview (which must never run what a document carries), the dark theme that
 // follows the system setting, and Download.
-import { mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import * as Y from 'yjs'
 import { startServer, sleep } from '../helpers.js'
 import type { ConcordServer } from '../../server/server.js'
-import { browserAvailable, buildEditor, editorText, launchBrowser, placeCursor, requireBrowserUnderCi, waitConnected } from './harness.js'
+import {
+  browserAvailable, closeBrowser, editorText, placeCursor, prepareBrowser, requireBrowserUnderCi, waitConnected,
+} from './harness.js'
 
 const TEXT = 'codemirror'
 const ARTIFACTS = 'test-artifacts/editor'
@@ -39,15 +41,10 @@ describe.skipIf(!available)('markdown editing in Chromium', () => {
   let errors: string[] = []
 
   beforeAll(async () => {
-    editorDir = buildEditor()
-    browser = await launchBrowser()
-    mkdirSync(ARTIFACTS, { recursive: true })
+    ;({ editorDir, browser } = await prepareBrowser(ARTIFACTS))
   }, 120_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    if (editorDir) rmSync(editorDir, { recursive: true, force: true })
-  })
+  afterAll(() => closeBrowser(browser, editorDir))
 
   afterEach(async () => {
     for (const context of contexts.splice(0)) await context.close().catch(() => undefined)

@@ -3,7 +3,6 @@
 // that only the service worker can answer (the server is down too), they merge with what
 // others wrote meanwhile once the network is back, and leaving with edits the server has
 // not acknowledged asks first.
-import { mkdirSync, rmSync } from 'node:fs'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { startServer } from '../helpers.js'
@@ -11,7 +10,7 @@ import type { ConcordServer } from '../../server/server.js'
 import { memoryStorage } from '../../server/storage/memory.js'
 import type { Storage } from '../../server/storage/types.js'
 import {
-  browserAvailable, buildEditor, editorText, launchBrowser, openTab, placeCursor, requireBrowserUnderCi, waitConnected, type Tab,
+  browserAvailable, closeBrowser, editorText, openTab, placeCursor, prepareBrowser, requireBrowserUnderCi, waitConnected, type Tab,
 } from './harness.js'
 
 const ARTIFACTS = 'test-artifacts/editor'
@@ -29,15 +28,10 @@ describe.skipIf(!available)('offline-first editor in Chromium', () => {
   let tabs: Tab[] = []
 
   beforeAll(async () => {
-    editorDir = buildEditor()
-    browser = await launchBrowser()
-    mkdirSync(ARTIFACTS, { recursive: true })
+    ;({ editorDir, browser } = await prepareBrowser(ARTIFACTS))
   }, 120_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    if (editorDir) rmSync(editorDir, { recursive: true, force: true })
-  })
+  afterAll(() => closeBrowser(browser, editorDir))
 
   afterEach(async () => {
     const errors = tabs.flatMap((t) => t.errors).filter((e) => !OFFLINE_NOISE.test(e))

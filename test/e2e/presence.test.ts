@@ -2,14 +2,13 @@
 // other tabs' cursor labels at once, one person's tabs are one entry of the people list,
 // twelve people get twelve colours; and the page on a phone-sized screen, with screenshots
 // at 1280×800 and 390×844 in test-artifacts/editor/ for a person to look at.
-import { mkdirSync, rmSync } from 'node:fs'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { startServer } from '../helpers.js'
 import type { ConcordServer } from '../../server/server.js'
 import { PALETTE } from '../../editor/user.js'
 import {
-  browserAvailable, buildEditor, editorText, launchBrowser, openTab, placeCursor, requireBrowserUnderCi, waitConnected, type Tab,
+  browserAvailable, closeBrowser, editorText, endTest, openTab, placeCursor, prepareBrowser, requireBrowserUnderCi, waitConnected, type Tab,
 } from './harness.js'
 
 const ARTIFACTS = 'test-artifacts/editor'
@@ -26,22 +25,14 @@ describe.skipIf(!available)('presence and small screens in Chromium', () => {
   let tabs: Tab[] = []
 
   beforeAll(async () => {
-    editorDir = buildEditor()
-    browser = await launchBrowser()
-    mkdirSync(ARTIFACTS, { recursive: true })
+    ;({ editorDir, browser } = await prepareBrowser(ARTIFACTS))
   }, 120_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    if (editorDir) rmSync(editorDir, { recursive: true, force: true })
-  })
+  afterAll(() => closeBrowser(browser, editorDir))
 
   afterEach(async () => {
-    const errors = tabs.flatMap((t) => [...t.errors, ...t.networkErrors])
-    for (const tab of tabs.splice(0)) await tab.context.close().catch(() => undefined)
-    await server?.close()
+    await endTest(tabs, server)
     server = undefined
-    expect(errors, 'console errors in the tabs').toEqual([])
   })
 
   async function start(): Promise<void> {
