@@ -167,6 +167,15 @@ test('versions name who changed the document since the previous one: token subje
   ada.doc.getText('codemirror').insert(0, 'by Ada')
   await waitFor(() => open.rooms.get('n')?.doc.getText('codemirror').length === 6, 'the edit')
   expect((await name(open, 'n', null)).authors).toEqual(['Ada'])
+
+  // A volatile store (`--storage memory`) is never appended to: it hears of authors as changes
+  // happen (`noteChange`), and names them the same.
+  const volatile = await startServer()
+  servers.push(volatile)
+  const bo = await connect(volatile, 'v', 'Bo')
+  bo.doc.getText('codemirror').insert(0, 'by Bo')
+  await waitFor(() => volatile.rooms.get('v')?.doc.getText('codemirror').length === 5, 'the edit')
+  expect((await name(volatile, 'v', null)).authors).toEqual(['Bo'])
 })
 
 test('automatic versions: after a quiet spell, and at the interval while edits go on; none for a room that did not change', async () => {

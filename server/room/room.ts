@@ -28,8 +28,6 @@ export interface RoomHooks {
   publish?(room: string, kind: 'update' | 'awareness', payload: Uint8Array): void
   /// Called when the last peer left.
   empty(room: Room): void
-  /// Called when the document changed (for versions).
-  changed?(room: string): void
   /// Called when an update could not be stored: the room must not pretend it was.
   failed(room: Room, error: unknown): void
   /// Seconds one integration (an update, or a batch of held-back ones) took, for metrics.
@@ -56,8 +54,6 @@ export class Room implements Settling {
   private readonly ydoc = new Y.Doc({ gc: true })
   readonly presence = new Presence()
   readonly peers = new Map<Peer, PeerState>()
-  /// Who changed the document since its last version was taken (see `room/versioning.ts`).
-  readonly authors = new Set<string>()
   /// The state vector of a deleted document of this name, if one was (see `tombstone.ts`).
   tombstone: Map<number, number> | null = null
   /// Incremented on every applied update; keys the state cache.
@@ -77,17 +73,7 @@ export class Room implements Settling {
 
   /// `maxPendingBytes`: see `Integrator`.
   constructor(readonly name: string, private readonly hooks: RoomHooks, maxPendingBytes = Infinity) {
-    this.outbox = new TurnOutbox(this, {
-      persist: (room, update, done, author) => {
-        if (update !== null) {
-          if (author !== null) this.authors.add(author)
-          hooks.changed?.(room)
-        }
-        hooks.persist(room, update, done, author)
-      },
-      publish: hooks.publish,
-      failed: (error) => hooks.failed(this, error),
-    })
+    this.outbox = new TurnOutbox(this, { persist: hooks.persist, publish: hooks.publish, failed: (error) => hooks.failed(this, error) })
     this.integrator = new Integrator(this.ydoc, maxPendingBytes)
     // Yjs changes a document by itself when it integrates remote edits of formatted text: it
     // deletes formatting marks that no longer apply, in a local transaction of its own. That

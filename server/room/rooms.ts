@@ -132,14 +132,17 @@ export class Rooms {
         ? (room, update, done, author) => {
             if (update) {
               storage.noteChange?.(room, author)
+              this.versioning.changed(room)
               options.stored?.(room)
             }
             done()
           }
-        : (room, update, done, author) => this.writes.append(room, update, done, author),
+        : (room, update, done, author) => {
+            if (update) this.versioning.changed(room)
+            this.writes.append(room, update, done, author)
+          },
       publish: options.publish,
       empty: (room) => this.scheduleUnload(room),
-      changed: (room) => this.versioning.changed(room),
       failed: (room, error) => this.fail(room, error),
       applied: options.observer?.applied,
     }

@@ -1,8 +1,8 @@
 // When a room's versions are taken: once it has been quiet for a while after changes, at a
 // bounded interval while changes go on, before it unloads with changes not yet in a version,
 // and on request. A version is the whole document (see `Storage.addVersion`); the authors it
-// names are those the store recorded with each append since the previous version, and those
-// the room saw (a volatile store records none).
+// names are those the store recorded since the previous version, with each append (or, for a
+// volatile store, with each `noteChange`).
 import type { Room } from './room.js'
 import type { Retention, Storage, VersionInfo } from '../storage/types.js'
 
@@ -70,15 +70,8 @@ export class Versioning {
     await this.events.drain()
     // Deleted (or unloaded and destroyed) meanwhile: nothing left to take a version of.
     if (this.events.room(room.name) !== room) return null
-    const authors = [...room.authors]
-    room.authors.clear()
-    let info: VersionInfo | null
-    try {
-      info = await this.storage.addVersion(room.name, { update: room.snapshot, label, authors, onlyIfChanged })
-    } catch (error) {
-      for (const a of authors) room.authors.add(a)
-      throw error
-    }
+    // The store knows the authors: from each append, or (volatile) from `noteChange`.
+    const info = await this.storage.addVersion(room.name, { update: room.snapshot, label, authors: [], onlyIfChanged })
     if (info) await this.storage.pruneVersions(room.name, this.retention())
     return info
   }

@@ -57,8 +57,8 @@ export interface NewVersion {
   /// The whole document at that moment, as one update.
   update: Uint8Array
   label: string | null
-  /// Authors the caller knows of beyond those the store recorded with appends (a volatile
-  /// store records none); the version gets both, and the store's record starts afresh.
+  /// Authors the caller knows of beyond those the store recorded (with appends, or a volatile
+  /// store's `noteChange`); the version gets both, and the store's record starts afresh.
   authors: readonly string[]
   /// Add it only if something was appended since the previous version (automatic versions of
   /// several instances, or of an idle room, are not repeated). A volatile store, which is
