@@ -8,8 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { admission, type Admitted } from './net/admission.js'
 import { createApi } from './http/api.js'
-import type { ShareSigner } from './http/apiContext.js'
-import { createToken } from './auth/token.js'
+import { shareSigner } from './auth/token.js'
 import {
   apiAuthorizer, authenticator, chooseSubprotocol, publicKeyFile, secretKey,
   type Authenticate,
@@ -298,20 +297,5 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
     server.closeAllConnections()
     await serverClosed
     if (!options.store) await storage.close() // an embedder's store stays theirs
-  }
-}
-
-/// How the HTTP API makes share tokens: with the HS256 secret, or not at all when a public
-/// key (the signing key lives elsewhere) or the embedder's hook decides; without auth, links
-/// need none.
-function shareSigner(auth: { hook: boolean; publicKey: boolean; secret: string | null }): ShareSigner {
-  if (auth.hook) return { kind: 'unavailable', reason: 'this server authenticates with a hook: its tokens come from your application' }
-  if (auth.publicKey) return { kind: 'unavailable', reason: 'this server only verifies tokens (--auth-public-key): they are signed elsewhere' }
-  const secret = auth.secret
-  if (secret === null) return { kind: 'open' }
-  return {
-    kind: 'sign',
-    sign: (room, access, expiresAt) =>
-      createToken({ rooms: [room], access, ttlSeconds: Math.max(1, Math.floor((expiresAt - Date.now()) / 1000)), user: null, secret, privateKey: null }),
   }
 }

@@ -109,3 +109,26 @@ export async function tokenCommand(argv: readonly string[], env: NodeJS.ProcessE
     throw error
   }
 }
+
+/// How share tokens are made (the HTTP API's `/share`): signed with the server's secret, not
+/// needed (no auth), or not possible (a public key or an embedder's hook decides; the reason
+/// says so).
+export type ShareSigner =
+  | { kind: 'sign'; sign(room: string, access: Access, expiresAt: number): Promise<string> }
+  | { kind: 'open' }
+  | { kind: 'unavailable'; reason: string }
+
+/// How the HTTP API makes share tokens: with the HS256 secret, or not at all when a public
+/// key (the signing key lives elsewhere) or the embedder's hook decides; without auth, links
+/// need none.
+export function shareSigner(auth: { hook: boolean; publicKey: boolean; secret: string | null }): ShareSigner {
+  if (auth.hook) return { kind: 'unavailable', reason: 'this server authenticates with a hook: its tokens come from your application' }
+  if (auth.publicKey) return { kind: 'unavailable', reason: 'this server only verifies tokens (--auth-public-key): they are signed elsewhere' }
+  const secret = auth.secret
+  if (secret === null) return { kind: 'open' }
+  return {
+    kind: 'sign',
+    sign: (room, access, expiresAt) =>
+      createToken({ rooms: [room], access, ttlSeconds: Math.max(1, Math.floor((expiresAt - Date.now()) / 1000)), user: null, secret, privateKey: null }),
+  }
+}

@@ -2,7 +2,7 @@
 // directly (`--storage`), or a running server's HTTP API (`--url`, with `--token`). Both
 // offer the same few operations, so each command is written once.
 import * as Y from 'yjs'
-import { joinTombstones } from '../room/tombstone.js'
+import { tombstoneFor } from '../room/tombstone.js'
 import type { RoomInfo, Storage } from '../storage/types.js'
 
 /// What the document commands need of a place that holds documents.
@@ -41,9 +41,7 @@ export function directStore(storage: Storage): DocumentStore {
     },
     async remove(room) {
       const [updates, old] = await Promise.all([storage.load(room), storage.tombstone(room)])
-      const states = updates.length ? [Y.encodeStateVectorFromUpdate(Y.mergeUpdates(updates))] : []
-      if (old) states.push(old)
-      return storage.deleteRoom(room, joinTombstones(states))
+      return storage.deleteRoom(room, tombstoneFor(updates, null, old))
     },
     close: () => storage.close(),
   }

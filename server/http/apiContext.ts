@@ -3,20 +3,13 @@
 import type { IncomingMessage } from 'node:http'
 import * as Y from 'yjs'
 import { allows, type Access, type ApiAuthorizer } from '../auth/auth.js'
+import type { ShareSigner } from '../auth/token.js'
 import type { IncompleteBudget, RateLimiter } from '../net/limits.js'
 import type { Logger } from '../ops/log.js'
 import type { Room } from '../room/room.js'
 import type { Rooms } from '../room/rooms.js'
 import type { Storage } from '../storage/types.js'
 import { HttpError } from './httpIo.js'
-
-/// How share tokens are made (see `accessApi.ts`): signed with the server's secret, not
-/// needed (no auth), or not possible (a public key or an embedder's hook decides; the reason
-/// says so).
-export type ShareSigner =
-  | { kind: 'sign'; sign(room: string, access: Access, expiresAt: number): Promise<string> }
-  | { kind: 'open' }
-  | { kind: 'unavailable'; reason: string }
 
 /// What the API needs from the server.
 export interface ApiOptions {

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks'
 import { CloseCode } from '../protocol/closeCodes.js'
 import { Room, type RoomHooks } from './room.js'
-import { joinTombstones, tombstoneClocks } from './tombstone.js'
+import { joinTombstones, tombstoneClocks, tombstoneFor, withoutDeleted } from './tombstone.js'
 import { Versioning, type VersioningOptions } from './versioning.js'
 import * as Y from 'yjs'
 import { compactor, type Compactor } from '../storage/compaction.js'
@@ -78,14 +78,6 @@ interface Entry {
   slack: number
   /// The room's version when a volatile store last had all of it (see `keep`).
   kept: number
-}
-
-/// What of a deleted room's stored updates is not the deleted document: rows a writer had in
-/// flight when it was deleted are left out (a fresh client's structs are all above the
-/// tombstone's clocks).
-function withoutDeleted(updates: Uint8Array[], tombstone: Uint8Array): Uint8Array[] {
-  const rest = Y.diffUpdate(updates.length === 1 ? updates[0] : Y.mergeUpdates(updates), tombstone)
-  return Y.parseUpdateMeta(rest).to.size === 0 ? [] : [rest]
 }
 
 /// Rooms that fill up at the same pace (created together, typed in evenly, loaded after a
@@ -326,11 +318,8 @@ export class Rooms {
     // The tombstone first: from then on nothing of the document loads anywhere (see `load`),
     // whatever rows of it are still in flight from this or another instance.
     const [stored, old] = await Promise.all([storage.load(name), storage.tombstone(name)])
-    const states = stored.length ? [Y.encodeStateVectorFromUpdate(Y.mergeUpdates(stored))] : []
     const live = this.get(name)
-    if (live) states.push(Y.encodeStateVector(live.doc))
-    if (old) states.push(old)
-    const tombstone = joinTombstones(states)
+    const tombstone = tombstoneFor(stored, live ? Y.encodeStateVector(live.doc) : null, old)
     const removed = await storage.deleteRoom(name, tombstone)
     const loaded = this.dropDeleted(name)
     this.options.cluster?.deleted(name)

@@ -19,6 +19,23 @@ export function joinTombstones(stateVectors: readonly Uint8Array[]): Uint8Array 
   return Y.encodeStateVector(clocks)
 }
 
+/// The tombstone of a document being deleted: over what is stored of it (`stored`, its rows),
+/// what a loaded room holds (`live`, a state vector) and an older tombstone.
+export function tombstoneFor(stored: readonly Uint8Array[], live: Uint8Array | null, old: Uint8Array | null): Uint8Array {
+  const states = stored.length ? [Y.encodeStateVectorFromUpdate(stored.length === 1 ? stored[0] : Y.mergeUpdates(stored as Uint8Array[]))] : []
+  if (live) states.push(live)
+  if (old) states.push(old)
+  return joinTombstones(states)
+}
+
+/// What of a deleted room's stored updates is not the deleted document: rows a writer had in
+/// flight when it was deleted are left out (a fresh client's structs are all above the
+/// tombstone's clocks).
+export function withoutDeleted(updates: Uint8Array[], tombstone: Uint8Array): Uint8Array[] {
+  const rest = Y.diffUpdate(updates.length === 1 ? updates[0] : Y.mergeUpdates(updates), tombstone)
+  return Y.parseUpdateMeta(rest).to.size === 0 ? [] : [rest]
+}
+
 /// Throw `DeletedDocumentError` if `update` holds a struct or a deletion of the deleted
 /// document (a client clock below the tombstone's).
 export function refuseDeleted(update: Uint8Array, tombstone: ReadonlyMap<number, number>): void {
