@@ -3,6 +3,8 @@
 // kept across compaction.
 import { afterEach, expect, test } from 'vitest'
 import * as Y from 'yjs'
+import WebSocket from 'ws'
+import { WebsocketProvider } from 'y-websocket'
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import { SECRET, sign } from './authHelpers.js'
@@ -10,7 +12,9 @@ import { startServer, TestClient, waitFor } from './helpers.js'
 
 const servers: ConcordServer[] = []
 const clients: TestClient[] = []
+const cleanups: Array<() => void> = []
 afterEach(async () => {
+  for (const f of cleanups.splice(0)) f()
   for (const c of clients.splice(0)) c.destroy()
   for (const s of servers.splice(0)) await s.close()
 })
@@ -105,6 +109,10 @@ test('a restore brings every shared type back to the version, as an edit every c
   servers.push(server)
   const a = await connect(server, 'doc', 'Ada')
   const b = await connect(server, 'doc', 'Bo')
+  // A stock y-websocket client follows the restore too.
+  const stockDoc = new Y.Doc()
+  const stock = new WebsocketProvider(server.url, 'doc', stockDoc, { WebSocketPolyfill: WebSocket as never, disableBc: true })
+  cleanups.push(() => { stock.destroy(); stockDoc.destroy() })
   build(a.doc)
   await waitFor(() => JSON.stringify(content(b.doc)) === JSON.stringify(content(a.doc)), 'b to have the document')
   const v1 = await name(server, 'doc', 'first')
@@ -120,7 +128,7 @@ test('a restore brings every shared type back to the version, as an edit every c
   const { restored, before } = (await res.json()) as { restored: number; before: Version }
   expect(restored).toBe(v1.id)
   expect(before.label).toBe(`Before restoring version ${v1.id}`)
-  for (const c of [a, b]) await waitFor(() => JSON.stringify(content(c.doc)) === JSON.stringify(atV1), 'the client to show the version')
+  for (const doc of [a.doc, b.doc, stockDoc]) await waitFor(() => JSON.stringify(content(doc)) === JSON.stringify(atV1), 'the client to show the version')
   expect(content(server.rooms.get('doc')!.doc)).toEqual(atV1)
   // What the version holds, served as an update, is that content too.
   const stored = new Y.Doc()

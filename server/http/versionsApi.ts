@@ -11,7 +11,7 @@ import { revertUpdate } from '../room/revert.js'
 import type { VersionInfo } from '../storage/types.js'
 import { docOf, storeFailed, textOf, type ApiContext } from './apiContext.js'
 import type { VersionAction } from './apiPath.js'
-import { applyEdit } from './documentsApi.js'
+import { applyEdit, roomInfo } from './documentsApi.js'
 import { allowMethods, HttpError, readJson, sendBody, sendJson } from './httpIo.js'
 
 /// Longest version label, in characters.
@@ -38,19 +38,10 @@ export async function handleVersions(api: ApiContext, req: IncomingMessage, res:
     throw new HttpError(400, `label must be a non-empty string of at most ${MAX_LABEL} characters`)
   }
   if (api.closing()) throw new HttpError(503, 'server is shutting down', { 'retry-after': '1' })
-  if (!api.rooms.get(room) && (await storedBytes(api, room)) === 0) throw new HttpError(404, 'no such room')
+  if (!api.rooms.get(room) && !(await roomInfo(api, room))) throw new HttpError(404, 'no such room')
   const version = await api.withRoom(room, (r) => api.rooms.versioning.take(r, label === null ? null : label.trim(), false))
   api.log.info({ room, user, version: version?.id }, 'version taken')
   sendJson(res, 201, { room, version })
-}
-
-/// Bytes stored of a room (0: nothing).
-async function storedBytes(api: ApiContext, room: string): Promise<number> {
-  try {
-    return (await api.storage.load(room)).reduce((n, u) => n + u.length, 0)
-  } catch (error) {
-    throw storeFailed(api, room, error)
-  }
 }
 
 /// GET /text and /update, POST /restore of one version.
