@@ -81,7 +81,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   const config: Config = { ...defaultConfig(), ...options }
   const log = options.logger ?? createLogger(config.logLevel)
   const connections = new Set<Connection>()
-  const metrics = createMetrics({ connections: () => connections.size, roomsLoaded: () => rooms.size })
+  const metrics = createMetrics({ connections: () => connections.size, roomsLoaded: () => rooms.size, roomsAsleep: () => rooms.asleep })
   const webhook = config.webhookUrl && config.webhookSecret
     ? createWebhook({ url: config.webhookUrl, secret: config.webhookSecret, debounceMs: config.webhookDebounceMs, log })
     : null
@@ -102,6 +102,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Concord
   const rooms: Rooms = new Rooms({
     storage,
     unloadAfterMs: config.unloadAfterMs,
+    sleepAfterMs: config.sleepAfterMs,
     publish: cluster?.publish,
     cluster: cluster ?? undefined,
     commitDelayMs: config.commitDelayMs,

@@ -18,6 +18,7 @@ const bad: Partial<Record<OptionName, [string, RegExp, string[]?]>> = {
   keepaliveMs: ['1.5', /expected an integer from 100/],
   pingIntervalMs: ['0', /expected an integer from 100/],
   unloadAfterMs: ['soon', /expected an integer from 0/],
+  sleepAfterMs: ['later', /expected an integer from 0/],
   versionAfterQuietMs: ['-1', /expected an integer from 0/],
   versionEveryMs: ['999', /expected an integer from 1000/],
   versionRetentionDays: ['forever', /expected an integer from 0/],

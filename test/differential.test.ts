@@ -18,6 +18,7 @@ import type { Storage } from '../server/storage/types.js'
 import { sleep, startServer, waitFor } from './helpers.js'
 import { spawnServer, type ServerProcess } from './serverProcess.js'
 import { databaseForFile } from './pgDatabase.js'
+import type { ServerOptions } from '../server/server.js'
 import { YjsPeer, docOf, onlyRemovesFormatting, serverDoc } from './yjsPeer.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261207)
@@ -135,13 +136,13 @@ async function storedAt(url: string, room: string): Promise<Y.Doc> {
 }
 
 /// An in-process server over `store`, restarted on a new port.
-async function inProcess(store: Storage): Promise<Target> {
-  let server = await startServer({ store })
+async function inProcess(store: Storage, options: ServerOptions = {}): Promise<Target> {
+  let server = await startServer({ store, ...options })
   return {
     url: () => server.url,
     async restart() {
       await server.close()
-      server = await startServer({ store })
+      server = await startServer({ store, ...options })
     },
     stop: () => server.close(),
     stored: async (room) => docOf(await store.load(room)),
@@ -168,8 +169,8 @@ async function spawned(storage: string): Promise<Target> {
 }
 
 group('differential fuzz: server, clients, joiner and store equal plain Yjs', () => {
-  test('memory store, in-process restarts', async () => {
-    const target = await inProcess(memoryStorage())
+  test('memory store, in-process restarts, rooms falling asleep every few milliseconds', async () => {
+    const target = await inProcess(memoryStorage(), { sleepAfterMs: 10 })
     expect(await run(target, SEED, STEPS, [{ at: Math.floor(STEPS / 2), kill: false }])).toEqual([])
   }, TIME_LIMIT)
 

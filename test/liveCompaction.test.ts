@@ -39,7 +39,9 @@ test('a loaded room compacts to its own document: the stored rows are not replay
     ...base,
     compact: (room, merge) => base.compact!(room, (inputs) => (folds.push(inputs.length), merge(inputs.map(() => Uint8Array.of(0, 0))))),
   }
-  server = await startServer({ store, compactAfterUpdates: 20 })
+  // Awake throughout: an asleep room holds no encoded snapshot while it keeps live edits, and
+  // its compactions merge the rows (on the worker).
+  server = await startServer({ store, compactAfterUpdates: 20, sleepAfterMs: 0 })
   const a = await new TestClient(server.url, 'doc').connect()
   clients.push(a)
   await typeAndCompact(a, 0, 60)

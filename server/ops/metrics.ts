@@ -107,6 +107,8 @@ class FastHistogram {
 export interface MetricSources {
   connections(): number
   roomsLoaded(): number
+  /// Loaded rooms whose document is held encoded (see `EncodedDoc`).
+  roomsAsleep(): number
 }
 
 /// Why a room left memory.
@@ -180,6 +182,10 @@ export function createMetrics(sources: MetricSources): Metrics {
   new Gauge({
     name: 'concord_rooms_loaded', help: 'Rooms held in memory (loaded or loading).', registers,
     collect() { this.set(sources.roomsLoaded()) },
+  })
+  new Gauge({
+    name: 'concord_rooms_asleep', help: 'Loaded rooms holding their document as encoded updates instead of a Y.Doc (--sleep-after-ms).', registers,
+    collect() { this.set(sources.roomsAsleep()) },
   })
   const opened = new Counter({ name: 'concord_connections_opened_total', help: 'WebSocket connections accepted.', registers })
   const closes = new Counter({

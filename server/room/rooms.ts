@@ -4,9 +4,9 @@
 import { performance } from 'node:perf_hooks'
 import { CloseCode } from '../protocol/closeCodes.js'
 import { Room, type RoomHooks } from './room.js'
+import { sleeper } from './sleeper.js'
 import { joinTombstones, tombstoneClocks, tombstoneFor, withoutDeleted } from './tombstone.js'
 import { Versioning, type VersioningOptions } from './versioning.js'
-import * as Y from 'yjs'
 import { compactor, type Compactor } from '../storage/compaction.js'
 import type { CompactionResult, Storage } from '../storage/types.js'
 import { appendStored, writeBatcher, type WriteBatcher } from '../storage/writeBatcher.js'
@@ -55,6 +55,10 @@ export interface RoomsOptions {
   maxPendingBytes?: number
   /// When versions are taken (see `Versioning`); default: only on request.
   versions?: VersioningOptions
+  /// Rooms load asleep (their document kept encoded until something needs a Y.Doc, see
+  /// `EncodedDoc`) and fall asleep again after this long without a change; 0 (the default):
+  /// never. Not with a cluster, whose state exchange reads every room's Y.Doc.
+  sleepAfterMs?: number
 }
 
 /// What the registry reports for metrics (times in seconds).
@@ -98,6 +102,9 @@ export class Rooms {
   /// appended, and a room's state is stored when it unloads or the server stops.
   private readonly volatile: boolean
   readonly versioning: Versioning
+  /// Whether rooms sleep (see `RoomsOptions.sleepAfterMs`).
+  private readonly sleeps: boolean
+  private readonly stopSleeper: () => void
 
   constructor(private readonly options: RoomsOptions) {
     this.writes = writeBatcher(options.storage, options.commitDelayMs ?? 0, (entries) => {
@@ -143,6 +150,9 @@ export class Rooms {
       room: (name) => this.get(name),
       failed: (room, error) => options.log?.(`taking a version of room ${JSON.stringify(room)} failed`, error),
     })
+    const sleepAfterMs = options.cluster ? 0 : options.sleepAfterMs ?? 0
+    this.sleeps = sleepAfterMs > 0
+    this.stopSleeper = this.sleeps ? sleeper(() => this.loaded(), sleepAfterMs) : () => undefined
   }
 
   /// The loaded room of that name, if any.
@@ -153,6 +163,13 @@ export class Rooms {
   /// Every loaded room.
   *loaded(): IterableIterator<Room> {
     for (const e of this.entries.values()) if (e.room) yield e.room
+  }
+
+  /// Number of loaded rooms asleep (see `Room.sleep`).
+  get asleep(): number {
+    let n = 0
+    for (const room of this.loaded()) if (room.sleeping) n++
+    return n
   }
 
   /// Number of rooms loaded or loading.
@@ -218,7 +235,7 @@ export class Rooms {
     entry.stored = updates.length
     entry.logCount = Math.max(0, updates.length - 1)
     for (let i = 1; i < updates.length; i++) entry.logBytes += updates[i].length
-    const room = new Room(name, this.hooks, this.options.maxPendingBytes)
+    const room = new Room(name, this.hooks, { maxPendingBytes: this.options.maxPendingBytes, sleeps: this.sleeps })
     if (tombstone) room.tombstone = tombstoneClocks(tombstone)
     const seed = updates.length === 0 ? this.options.seed : undefined
     try {
@@ -243,7 +260,7 @@ export class Rooms {
   private liveSnapshot(name: string, inputs: readonly Uint8Array[]): Uint8Array | null {
     const entry = this.entries.get(name)
     if (this.options.cluster || !entry?.room || inputs.length !== entry.stored) return null
-    return entry.room.snapshot
+    return entry.room.snapshotAtHand
   }
 
   // A room's log grew (or was loaded): queue a compaction once it passes a threshold.
@@ -319,7 +336,7 @@ export class Rooms {
     // whatever rows of it are still in flight from this or another instance.
     const [stored, old] = await Promise.all([storage.load(name), storage.tombstone(name)])
     const live = this.get(name)
-    const tombstone = tombstoneFor(stored, live ? Y.encodeStateVector(live.doc) : null, old)
+    const tombstone = tombstoneFor(stored, live ? live.stateVector : null, old)
     const removed = await storage.deleteRoom(name, tombstone)
     const loaded = this.dropDeleted(name)
     this.options.cluster?.deleted(name)
@@ -340,7 +357,7 @@ export class Rooms {
     if (entry.unloadTimer) clearTimeout(entry.unloadTimer)
     const room = entry.room
     if (!room) return null // still loading: its load finishes into nothing (see `acquire`)
-    const stateVector = Y.encodeStateVector(room.doc)
+    const stateVector = room.stateVector
     this.options.cluster?.left(name, room)
     for (const peer of [...room.peers.keys()]) peer.close(CloseCode.DocumentDeleted, 'document deleted')
     room.destroy()
@@ -367,6 +384,7 @@ export class Rooms {
   /// Drop every room (after `flushAll`); timers are cleared.
   destroyAll(): void {
     this.versioning.stop()
+    this.stopSleeper()
     for (const entry of this.entries.values()) {
       if (entry.unloadTimer) clearTimeout(entry.unloadTimer)
       entry.room?.destroy()

@@ -1,0 +1,130 @@
+// A room's document held as encoded updates instead of a Y.Doc: the room is "asleep". A Y.Doc
+// takes 5 to 35 times its encoded size in memory and seconds to build for a large document;
+// a stored document's first joiners, and a quiet room's, need only its bytes. What the bytes
+// answer exactly is answered here: the state vector, the whole state for a peer that has
+// nothing, and plain live edits (see `checkUpdate`), which Yjs would integrate without error
+// and which are kept as received. Everything else wakes the room: its Y.Doc is built from
+// `updates()`, as a load built it before.
+import * as Y from 'yjs'
+import { decodeFrame, encodeSyncStep2, encodeUpdate } from '../protocol/messages.js'
+import { checkUpdate } from '../protocol/updateCheck.js'
+
+/// Live edits an asleep document keeps before its room wakes: joiners are sent them merged,
+/// and merging grows with their number where a Y.Doc integrates each once.
+export const MAX_ASLEEP_UPDATES = 256
+
+/// The update carried by a sync step 2 message (a view into it).
+function payloadOf(step2: Uint8Array): Uint8Array {
+  return (decodeFrame(step2)[0] as { update: Uint8Array }).update
+}
+
+/// How far each client's history reaches in `update`, from `clocks` on: a client's structs
+/// extend its clock only while they continue it without a gap (what follows a gap Yjs would
+/// hold pending, and a state vector does not count). Never more than a Y.Doc would report.
+function extend(clocks: Map<number, number>, update: Uint8Array): void {
+  const stopped = new Set<number>()
+  for (const struct of Y.decodeUpdate(update).structs) {
+    const client = struct.id.client
+    if (stopped.has(client)) continue
+    const known = clocks.get(client) ?? 0
+    if (struct instanceof Y.Skip || struct.id.clock > known) stopped.add(client)
+    else clocks.set(client, Math.max(known, struct.id.clock + struct.length))
+  }
+}
+
+/// A document as its first update (`base`, kept inside the sync step 2 message that sends it
+/// whole) and the updates after it (`tail`).
+export class EncodedDoc {
+  /// An update message of the tail merged, made when a joiner first needs it.
+  private tailMessage: Uint8Array | null = null
+  private vector: Uint8Array | null = null
+  private checked: number[] = []
+  private readonly clock = (client: number): number => this.clocks().get(client) ?? 0
+
+  /// `known`: each client's clock (see `extend`), or null to compute when first needed
+  /// (reading a large base costs about as much as sending it).
+  private constructor(private baseStep2: Uint8Array, private tail: Uint8Array[], private known: Map<number, number> | null) {}
+
+  /// A document as storage returned it: the first update is usually the snapshot; none, an
+  /// empty document. The base is copied once, into the message joiners share: the buffer
+  /// storage read is then free.
+  static fromStored(updates: readonly Uint8Array[]): EncodedDoc {
+    return new EncodedDoc(encodeSyncStep2(updates[0] ?? Uint8Array.of(0, 0)), updates.slice(1), null)
+  }
+
+  /// A Y.Doc's whole state as a sync step 2 message (the room's cached one) and its clocks.
+  static fromState(step2: Uint8Array, clocks: Map<number, number>): EncodedDoc {
+    return new EncodedDoc(step2, [], clocks)
+  }
+
+  private clocks(): Map<number, number> {
+    if (this.known) return this.known
+    const known = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(payloadOf(this.baseStep2)))
+    for (const update of this.tail) extend(known, update)
+    return (this.known = known)
+  }
+
+  /// The encoded state vector (sync step 1's payload).
+  stateVector(): Uint8Array {
+    return (this.vector ??= Y.encodeStateVector(this.clocks()))
+  }
+
+  /// Clients the document has (the size of its state vector).
+  get clients(): number {
+    return this.clocks().size
+  }
+
+  /// The messages that give a peer with nothing the whole document: the base as sync step 2,
+  /// then the tail merged as one update.
+  fullReply(): Uint8Array[] {
+    if (this.tail.length === 0) return [this.baseStep2]
+    this.tailMessage ??= encodeUpdate(this.tail.length === 1 ? this.tail[0] : Y.mergeUpdates(this.tail))
+    return [this.baseStep2, this.tailMessage]
+  }
+
+  /// Every update of the document, in order (to build its Y.Doc).
+  updates(): Uint8Array[] {
+    return [payloadOf(this.baseStep2), ...this.tail]
+  }
+
+  /// The whole document as one update. The tail is folded into the base for good (a merge of
+  /// encoded updates: what was deleted keeps its content until the room wakes).
+  snapshot(): Uint8Array {
+    if (this.tail.length > 0) {
+      this.baseStep2 = encodeSyncStep2(Y.mergeUpdates(this.updates()))
+      this.tail = []
+      this.tailMessage = null
+    }
+    return payloadOf(this.baseStep2)
+  }
+
+  /// The whole document as one update if that costs nothing, else null.
+  snapshotAtHand(): Uint8Array | null {
+    return this.tail.length === 0 ? payloadOf(this.baseStep2) : null
+  }
+
+  /// Whether it may take no more live edits (its room should wake).
+  get full(): boolean {
+    return this.tail.length >= MAX_ASLEEP_UPDATES
+  }
+
+  /// Read an update against this document: true if it is plain (see `checkUpdate`) and may be
+  /// `add`ed. Throws `ProtocolError` on an update Yjs could not read.
+  check(update: Uint8Array): boolean {
+    this.checked = []
+    return checkUpdate(update, this.clock, this.checked)
+  }
+
+  /// Keep the update last passed to `check` (which returned true); returns the copy kept (the
+  /// update is a view into a socket's read buffer, which it would pin).
+  add(update: Uint8Array): Uint8Array {
+    const copy = update.slice()
+    const clocks = this.clocks()
+    const ends = this.checked
+    for (let i = 0; i < ends.length; i += 2) clocks.set(ends[i], ends[i + 1])
+    this.tail.push(copy)
+    this.tailMessage = null
+    this.vector = null
+    return copy
+  }
+}
