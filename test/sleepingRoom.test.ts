@@ -208,7 +208,9 @@ group('EncodedDoc', () => {
     expect(encoded.check(edit)).toBe(true)
     encoded.add(edit)
     const joiner = new Y.Doc()
-    for (const frame of encoded.fullReply()) for (const m of decodeFrame(frame)) if ('update' in m) Y.applyUpdate(joiner, m.update)
+    const reply = decodeFrame(encoded.fullReply())
+    expect(reply.map((m) => m.type)).toEqual(['syncStep2'])
+    for (const m of reply) if ('update' in m) Y.applyUpdate(joiner, m.update)
     expect(joiner.getText('t').toString()).toBe(doc.getText('t').toString())
     expect(encoded.stateVector()).toEqual(Y.encodeStateVector(doc))
     expect(docOf([encoded.snapshot()]).getText('t').toString()).toBe(doc.getText('t').toString())
@@ -257,8 +259,15 @@ group('over a real server with SQLite and stock clients', () => {
     expect(room().sleeping).toBe(true)
     expect((a.doc.getMap('m').get('inner') as Y.Map<number>).get('k')).toBe(1)
 
-    // A plain edit is relayed, stored and kept without building the document.
+    // A plain edit is relayed, stored and kept without building the document; a stock client
+    // joining after it has the whole document when it says it is synced (one sync step 2).
     a.doc.getText('t').insert(0, 'typed ')
+    await waitFor(() => room().version === 2, 'the edit to arrive')
+    const atSync: string[] = []
+    const d = kit.yjs13('y-websocket@3.1.0', 'sleepy')
+    ;(d as unknown as { on(event: 'sync', f: (synced: boolean) => void): void }).on('sync', (synced) => { if (synced) atSync.push(d.doc.getText('t').toString()) })
+    await waitFor(() => atSync.length > 0, 'd to sync')
+    expect(atSync[0]).toBe('typed stored text ')
     const b = kit.replica14(kit.yjs14('sleepy'))
     await waitFor(() => b.read().getText('t').toString() === 'typed stored text ', 'a second joiner (Yjs 14) to get the edit')
     expect(room().sleeping).toBe(true)

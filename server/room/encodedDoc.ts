@@ -6,12 +6,15 @@
 // and which are kept as received. Everything else wakes the room: its Y.Doc is built from
 // `updates()`, as a load built it before.
 import * as Y from 'yjs'
-import { decodeFrame, encodeSyncStep2, encodeUpdate } from '../protocol/messages.js'
+import { decodeFrame, encodeSyncStep2 } from '../protocol/messages.js'
 import { checkUpdate } from '../protocol/updateCheck.js'
 
 /// Live edits an asleep document keeps before its room wakes: joiners are sent them merged,
 /// and merging grows with their number where a Y.Doc integrates each once.
 export const MAX_ASLEEP_UPDATES = 256
+/// Times the tail may be folded into the base (each a merge of the whole document) before the
+/// room had better wake: a few merges cost what building the Y.Doc costs.
+const MAX_FOLDS = 4
 
 /// The update carried by a sync step 2 message (a view into it).
 function payloadOf(step2: Uint8Array): Uint8Array {
@@ -35,8 +38,8 @@ function extend(clocks: Map<number, number>, update: Uint8Array): void {
 /// A document as its first update (`base`, kept inside the sync step 2 message that sends it
 /// whole) and the updates after it (`tail`).
 export class EncodedDoc {
-  /// An update message of the tail merged, made when a joiner first needs it.
-  private tailMessage: Uint8Array | null = null
+  /// How often the tail was folded into the base (see `MAX_FOLDS`).
+  private folds = 0
   private vector: Uint8Array | null = null
   private checked: number[] = []
   private readonly clock = (client: number): number => this.clocks().get(client) ?? 0
@@ -74,12 +77,12 @@ export class EncodedDoc {
     return this.clocks().size
   }
 
-  /// The messages that give a peer with nothing the whole document: the base as sync step 2,
-  /// then the tail merged as one update.
-  fullReply(): Uint8Array[] {
-    if (this.tail.length === 0) return [this.baseStep2]
-    this.tailMessage ??= encodeUpdate(this.tail.length === 1 ? this.tail[0] : Y.mergeUpdates(this.tail))
-    return [this.baseStep2, this.tailMessage]
+  /// The sync step 2 message that gives a peer with nothing the whole document, in one
+  /// update: a client is "synced" when it arrives, and an application that fills an empty
+  /// document then must not find only part of it. The tail is folded into the base for it.
+  fullReply(): Uint8Array {
+    this.fold()
+    return this.baseStep2
   }
 
   /// Every update of the document, in order (to build its Y.Doc).
@@ -87,15 +90,20 @@ export class EncodedDoc {
     return [payloadOf(this.baseStep2), ...this.tail]
   }
 
-  /// The whole document as one update. The tail is folded into the base for good (a merge of
-  /// encoded updates: what was deleted keeps its content until the room wakes).
+  /// The whole document as one update (the tail folded into the base).
   snapshot(): Uint8Array {
-    if (this.tail.length > 0) {
-      this.baseStep2 = encodeSyncStep2(Y.mergeUpdates(this.updates()))
-      this.tail = []
-      this.tailMessage = null
-    }
+    this.fold()
     return payloadOf(this.baseStep2)
+  }
+
+  /// Fold the tail into the base for good: a merge of encoded updates (what was deleted keeps
+  /// its content until the room wakes; Yjs merges the base's structs whole, so it costs about
+  /// what reading it does).
+  private fold(): void {
+    if (this.tail.length === 0) return
+    this.baseStep2 = encodeSyncStep2(Y.mergeUpdates(this.updates()))
+    this.tail = []
+    this.folds++
   }
 
   /// The whole document as one update if that costs nothing, else null.
@@ -103,9 +111,10 @@ export class EncodedDoc {
     return this.tail.length === 0 ? payloadOf(this.baseStep2) : null
   }
 
-  /// Whether it may take no more live edits (its room should wake).
+  /// Whether it should take no more live edits (its room should wake): the tail is long, or
+  /// was folded often enough that building the Y.Doc costs less than folding on.
   get full(): boolean {
-    return this.tail.length >= MAX_ASLEEP_UPDATES
+    return this.tail.length >= MAX_ASLEEP_UPDATES || this.folds >= MAX_FOLDS
   }
 
   /// Read an update against this document: true if it is plain (see `checkUpdate`) and may be
@@ -123,7 +132,6 @@ export class EncodedDoc {
     const ends = this.checked
     for (let i = 0; i < ends.length; i += 2) clocks.set(ends[i], ends[i + 1])
     this.tail.push(copy)
-    this.tailMessage = null
     this.vector = null
     return copy
   }

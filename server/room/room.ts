@@ -210,7 +210,7 @@ export class Room implements Settling {
   private handle(peer: Peer, state: PeerState, message: Message): void {
     switch (message.type) {
       case 'syncStep1':
-        for (const reply of this.syncReply(message.stateVector)) peer.send(reply)
+        peer.send(this.syncReply(message.stateVector))
         return
       case 'syncStep2':
       case 'update':
@@ -349,13 +349,14 @@ export class Room implements Settling {
   }
 
   /// Sync step 2 for a peer with this state vector. A peer with nothing (a fresh joiner)
-  /// gets the cached full state (asleep: the encoded updates, see `EncodedDoc.fullReply`).
-  private syncReply(stateVector: Uint8Array): Uint8Array[] {
+  /// gets the cached full state (asleep: see `EncodedDoc.fullReply`).
+  private syncReply(stateVector: Uint8Array): Uint8Array {
     this.settle()
     const empty = stateVector.length === 1 && stateVector[0] === 0
-    if (empty && this.asleep) return this.asleep.fullReply()
+    // Asleep, unless answering would take one merge too many (see `EncodedDoc.full`).
+    if (empty && this.asleep && (this.asleep.snapshotAtHand() !== null || !this.asleep.full)) return this.asleep.fullReply()
     const { doc, cache } = this.wake()
-    if (empty) return [cache.fullState(this.revision)]
+    if (empty) return cache.fullState(this.revision)
     // Yjs reads every entry into a map: a state vector naming millions of clients the room
     // never saw would cost that much for nothing. A client names the room's clients and, at
     // most, the few whose edits it has and the room lacks.
@@ -369,7 +370,7 @@ export class Room implements Settling {
     } catch (error) {
       throw new ProtocolError(`invalid state vector: ${(error as Error).message}`)
     }
-    return [encodeSyncStep2(diff)]
+    return encodeSyncStep2(diff)
   }
 
   /// The whole document as one update, encoded once per document version (shared with the
