@@ -216,6 +216,18 @@ group('EncodedDoc', () => {
     expect(docOf([encoded.snapshot()]).getText('t').toString()).toBe(doc.getText('t').toString())
   })
 
+  test('a long stored log is read once: a fresh joiner is served asleep, in one step 2', () => {
+    const doc = new Y.Doc()
+    const updates: Uint8Array[] = []
+    doc.on('update', (u: Uint8Array) => updates.push(u))
+    for (let i = 0; i < 600; i++) doc.getText('t').insert(i % 7, 'ab')
+    const room = roomOver(true, updates.slice())
+    const peer = new DocPeer('fresh', 5)
+    joinPeer(room, peer)
+    expect(room.sleeping).toBe(true)
+    expect(peer.doc.getText('t').toString()).toBe(doc.getText('t').toString())
+  })
+
   test('an edit that builds on what the document lacks is not plain', () => {
     const { updates, doc } = stored()
     const encoded = EncodedDoc.fromStored(updates.slice(0, 5))

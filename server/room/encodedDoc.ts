@@ -40,6 +40,8 @@ function extend(clocks: Map<number, number>, update: Uint8Array): void {
 export class EncodedDoc {
   /// How often the tail was folded into the base (see `MAX_FOLDS`).
   private folds = 0
+  /// Live edits added since the last fold (a stored log may be longer: it is read once).
+  private added = 0
   private vector: Uint8Array | null = null
   private checked: number[] = []
   private readonly clock = (client: number): number => this.clocks().get(client) ?? 0
@@ -101,20 +103,24 @@ export class EncodedDoc {
   /// what reading it does).
   private fold(): void {
     if (this.tail.length === 0) return
-    this.baseStep2 = encodeSyncStep2(Y.mergeUpdates(this.updates()))
+    // The tail first: Yjs merges many updates by sorting their readers at every struct, which
+    // with a large base costs several times a merge of two.
+    const tail = this.tail.length === 1 ? this.tail[0] : Y.mergeUpdates(this.tail)
+    this.baseStep2 = encodeSyncStep2(Y.mergeUpdates([payloadOf(this.baseStep2), tail]))
     this.tail = []
+    this.added = 0
     this.folds++
   }
 
-  /// The whole document as one update if that costs nothing, else null.
-  snapshotAtHand(): Uint8Array | null {
-    return this.tail.length === 0 ? payloadOf(this.baseStep2) : null
+  /// Whether the document is one update (nothing to fold).
+  get folded(): boolean {
+    return this.tail.length === 0
   }
 
   /// Whether it should take no more live edits (its room should wake): the tail is long, or
   /// was folded often enough that building the Y.Doc costs less than folding on.
   get full(): boolean {
-    return this.tail.length >= MAX_ASLEEP_UPDATES || this.folds >= MAX_FOLDS
+    return this.added >= MAX_ASLEEP_UPDATES || this.folds >= MAX_FOLDS
   }
 
   /// Read an update against this document: true if it is plain (see `checkUpdate`) and may be
@@ -132,6 +138,7 @@ export class EncodedDoc {
     const ends = this.checked
     for (let i = 0; i < ends.length; i += 2) clocks.set(ends[i], ends[i + 1])
     this.tail.push(copy)
+    this.added++
     this.vector = null
     return copy
   }

@@ -354,7 +354,7 @@ export class Room implements Settling {
     this.settle()
     const empty = stateVector.length === 1 && stateVector[0] === 0
     // Asleep, unless answering would take one merge too many (see `EncodedDoc.full`).
-    if (empty && this.asleep && (this.asleep.snapshotAtHand() !== null || !this.asleep.full)) return this.asleep.fullReply()
+    if (empty && this.asleep && (this.asleep.folded || !this.asleep.full)) return this.asleep.fullReply()
     const { doc, cache } = this.wake()
     if (empty) return cache.fullState(this.revision)
     // Yjs reads every entry into a map: a state vector naming millions of clients the room
@@ -380,9 +380,11 @@ export class Room implements Settling {
     return this.asleep ? this.asleep.snapshot() : this.awake!.cache.fullUpdate(this.revision)
   }
 
-  /// `snapshot` where it is at hand (awake, or asleep with nothing after the base), else null.
+  /// `snapshot` if the room is awake, else null: asleep, a merge of its encoded updates would
+  /// keep deleted content and run on this thread, where a compaction's own merge drops it and
+  /// runs on a worker.
   get snapshotAtHand(): Uint8Array | null {
-    return this.asleep ? this.asleep.snapshotAtHand() : this.snapshot
+    return this.asleep ? null : this.snapshot
   }
 
   /// Changes so far, held ones included: equal readings mean the document did not change.
