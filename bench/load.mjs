@@ -26,9 +26,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 // ---- servers under load -------------------------------------------------------------
 /// One server and what its clients counted: deliveries, latencies, echoes; send times by
 /// writer or awareness client id (time of clock k at index k); writers by Yjs client id.
-function target({ name, dialect: d, port, pid, warmOnly = false }) {
+/// `ports`, `pids`: the instances of a cluster (the scale-out scenario); `port`, `pid` are the first.
+function target({ name, dialect: d, port, pid, warmOnly = false, ports = [port], pids = [pid] }) {
   return {
-    name, D: dialect(d), port, pid, warmOnly,
+    name, D: dialect(d), port, pid, warmOnly, ports, pids,
     hist: new Histogram(),
     sliceHist: new Histogram(),
     delivered: 0,
@@ -122,7 +123,8 @@ function onAwareness(client, payload, now) {
 class Client {
   /// `onStep2(client, payload, now)` sees the sync step 2 (storm, cold load); `onUpdate(client,
   /// payload, now)` replaces the counting of updates (a watcher's).
-  constructor(target, room, { writerId = -1, awId = -1, doc = null, probe = false, keepStep2 = false, onStep2 = null, onUpdate = null } = {}) {
+  /// `instance`: which of a cluster's instances it connects to (see `target`).
+  constructor(target, room, { writerId = -1, awId = -1, doc = null, probe = false, keepStep2 = false, onStep2 = null, onUpdate = null, onPong = null, instance = 0 } = {}) {
     Object.assign(this, { target, room, writerId, awId, doc, probe, keepStep2, onStep2, onUpdateHook: onUpdate })
     const D = target.D
     this.synced = false
@@ -131,7 +133,7 @@ class Client {
     this.lastSeen = null
     this.now = 0
     this.ready = new Promise((resolve, reject) => { this.resolve = resolve; this.reject = reject })
-    this.sock = new LeanSocket(target.port, D.path(room), {
+    this.sock = new LeanSocket(target.ports[instance % target.ports.length], D.path(room), {
       onOpen: () => {
         for (const m of D.hello(room)) this.sock.write(frameBinary(m))
         if (D.needsSync) this.sock.write(frameBinary(D.wrap(room, syncStep1(doc ? Y.encodeStateVector(doc) : EMPTY_SV))))
@@ -145,6 +147,7 @@ class Client {
         if (!this.closing) target.closedUnexpectedly++
         this.reject(error ?? new Error('closed'))
       },
+      onPong,
     })
   }
   markSynced(now, payload) {
@@ -590,7 +593,7 @@ function median(values) {
 /// `clients` join at once a room holding a large document (see lib/bigdoc.mjs); with
 /// `recent`, one small edit arrives after the document was loaded (and after the joins that
 /// checked it), so no encoding of the document made before can be reused.
-async function storm([T], { clients, mb, shape, recent, timeout, cacheDir }) {
+async function storm([T], { clients, mb, shape, recent, timeout, quiet = 0, cacheDir }) {
   if (!T.D.needsSync) return [{ skipped: 'a relay holds no document', recent }]
   const tBuild = performance.now()
   const { meta, parts } = stormDocument({ mb, shape, cacheDir })
@@ -614,13 +617,13 @@ async function storm([T], { clients, mb, shape, recent, timeout, cacheDir }) {
   const live = [seeder, watcher]
   const keepalive = setInterval(() => { for (const c of live) if (c.sock.open) c.send(NO_CHANGE) }, 15000)
   try {
-    return await stormOn(T, { clients, shape, recent, timeout, meta, parts, vector, hash, room, baseKB, seeder, watcher, live, watch: (on) => { watching = on }, recentSeen, buildMs })
+    return await stormOn(T, { clients, shape, recent, timeout, quiet, meta, parts, vector, hash, room, baseKB, seeder, watcher, live, watch: (on) => { watching = on }, recentSeen, buildMs })
   } finally {
     clearInterval(keepalive)
   }
 }
 
-async function stormOn(T, { clients, shape, recent, timeout, meta, parts, vector, hash, room, baseKB, seeder, watcher, live, watch, recentSeen, buildMs }) {
+async function stormOn(T, { clients, shape, recent, timeout, quiet, meta, parts, vector, hash, room, baseKB, seeder, watcher, live, watch, recentSeen, buildMs }) {
   const timeoutMs = timeout * 1000
   // Seeding and its checks get at least two minutes whatever the storm's timeout.
   const seedTimeoutMs = Math.max(timeoutMs, 120000)
@@ -636,6 +639,9 @@ async function stormOn(T, { clients, shape, recent, timeout, meta, parts, vector
   }
   if (!seeded) throw new Error(`the storm's document never arrived at the server (${checks} checks in ${seedTimeoutMs / 1000} s)`)
   const seedMs = Math.round(performance.now() - seedStart)
+  // A document that was there before the storm (`--storm-quiet S`): nothing happens in the room
+  // for S seconds (the seeder and watcher stay).
+  await sleep(quiet * 1000)
   if (recent) {
     watch(true)
     seeder.send(syncUpdate(parts.recent[0]))
@@ -806,7 +812,214 @@ async function coldload([T], { room, expected, timeout }) {
   }]
 }
 
-const scenarios = { typing: timed(editLoad), fanout: timed(editLoad), awareness: timed(awarenessLoad), join, idle, storm, coldload }
+// ---- scale-out -----------------------------------------------------------------------
+/// The typing load and a join burst over a cluster's instances (or one): each room's clients
+/// are spread over the instances (client i on instance i mod n), its writers on the first.
+/// Deliveries to receivers on the writers' instance count as local, the others as remote
+/// (through Redis). Then `joiners` fresh clients, spread the same way, join at once a room
+/// holding a document of `edits` random-position edits written on the first instance.
+async function scaleout([T], { rooms, clients, writers, rate, duration, warmup, joiners, edits }) {
+  const n = T.ports.length
+  // Remote receivers count into a target of their own (same writers' clocks, own histogram).
+  const R = { ...T, hist: new Histogram(), sliceHist: new Histogram(), delivered: 0, echoFrames: 0, echoUpdates: 0, closedUnexpectedly: 0 }
+  const perWriter = Math.ceil(rate * (duration + warmup + 5)) + 10
+  const specs = []
+  for (let r = 0; r < rooms; r++) {
+    for (let i = 0; i < clients; i++) {
+      const instance = i < writers ? 0 : i % n
+      specs.push([`scale-${r}`, { writerId: i < writers ? 1 + r * writers + i : -1, doc: i >= writers && i < writers + n ? new Y.Doc() : null, probe: i === writers, instance }])
+    }
+  }
+  const all = []
+  for (let i = 0; i < specs.length; i += 100) {
+    const group = specs.slice(i, i + 100).map(([room, o]) => new Client(o.instance === 0 ? T : R, room, o))
+    await Promise.all(group.map((c) => withTimeout(c.ready, 30000, 'join')))
+    all.push(...group)
+  }
+  const ws = all.filter((c) => c.writerId > 0).map((c) => new Writer(c, typedUpdates(Y, c.writerId, perWriter), 0))
+  await sleep(1000) // every instance has loaded every room
+  const stop = ticking(ws, rate, (w) => w.sendOne())
+  await sleep(warmup * 1000)
+  T.hist = new Histogram()
+  R.hist = new Histogram()
+  const d0 = T.delivered + R.delivered
+  const cpu0 = T.pids.reduce((s, pid) => s + cpuSeconds(pid), 0)
+  const t0 = performance.now()
+  await sleep(duration * 1000)
+  const wall = (performance.now() - t0) / 1000
+  const delivered = T.delivered + R.delivered - d0
+  const cpu = T.pids.reduce((s, pid) => s + cpuSeconds(pid), 0) - cpu0
+  stop()
+  await settle(T, () => false, 1500, 15000)
+  const converged = all.every((c) => {
+    if (!c.doc) return true
+    const updates = ws.filter((w) => w.client.room === c.room).flatMap((w) => w.updates.slice(0, w.sent))
+    return c.doc.getText('t').toString() === roomText(updates)
+  })
+  for (const c of all) c.close()
+
+  // The join burst.
+  const source = joinDocument(edits)
+  const expectedText = source.getText('t').toString()
+  const room = 'scale-join'
+  const [seeder] = await connectAll(T, [[room, { instance: 0 }]])
+  seeder.send(syncUpdate(Y.encodeStateAsUpdate(source)))
+  // Seeded once a joiner on the last instance has it (the document crossed Redis).
+  let seeded = false
+  for (let i = 0; i < 100 && !seeded; i++) {
+    await sleep(100)
+    const [check] = await connectAll(T, [[room, { doc: new Y.Doc(), instance: n - 1 }]])
+    seeded = check.doc.getText('t').toString() === expectedText
+    check.close()
+  }
+  let joinMs = null
+  let joinsWhole = false
+  if (seeded) {
+    await sleep(500)
+    const jt0 = performance.now()
+    const burst = Array.from({ length: joiners }, (_, i) => new Client(T, room, { keepStep2: true, instance: i % n }))
+    await withTimeout(Promise.all(burst.map((c) => c.ready)), 60000, 'join burst')
+    joinMs = round1(Math.max(...burst.map((c) => c.step2At)) - jt0)
+    joinsWhole = burst.every((c, i) => i >= 3 || updateText(c.step2Copy) === expectedText)
+    for (const c of burst) c.close()
+  }
+  seeder.close()
+  const local = T.hist.summary()
+  const remote = R.hist.summary()
+  return [{
+    instances: n,
+    deliveredPerSec: Math.round(delivered / wall),
+    serverCpuS: round1(cpu),
+    usPerUpdate: delivered ? Math.round((cpu * 1e6 / delivered) * 100) / 100 : null,
+    localP50Ms: local.p50, localP99Ms: local.p99,
+    remoteP50Ms: n > 1 ? remote.p50 : null, remoteP99Ms: n > 1 ? remote.p99 : null,
+    echoes: T.echoFrames + R.echoFrames,
+    converged: converged && seeded && joinsWhole,
+    joinMs,
+    seeded,
+  }]
+}
+
+/// The text of a document holding `update`.
+function updateText(update) {
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, update)
+  const text = doc.getText('t').toString()
+  doc.destroy()
+  return text
+}
+
+// ---- soak ----------------------------------------------------------------------------
+/// `minutes` of a realistic mix on one server alone: `rooms` rooms, each with `writers` typing
+/// `rate` keystrokes a second and `readers` readers; every `churn` seconds one reader of each
+/// room leaves and a fresh one joins (a whole sync of a growing document). Every `sample`
+/// seconds: the server's RSS, the round trips of WebSocket pings sent every 100 ms on a
+/// connection of its own (answered from the server's event loop: its lag seen from outside),
+/// and the window's deliveries, delivery p99 and joins. Reported with the RSS trend: the
+/// least-squares slope over the second half, in MB per hour.
+async function soak(targets, params) {
+  return Promise.all(targets.map((T) => soakOne(T, params)))
+}
+
+async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sample }) {
+  const seconds = minutes * 60
+  const perWriter = Math.ceil(rate * (seconds + 30)) + 10
+  const specs = []
+  for (let r = 0; r < rooms; r++) {
+    for (let i = 0; i < writers + readers; i++) {
+      specs.push([`soak-${r}`, { writerId: i < writers ? 1 + r * writers + i : -1, doc: i === writers ? new Y.Doc() : null, probe: i === writers }])
+    }
+  }
+  const all = await connectAll(T, specs)
+  const ws = all.filter((c) => c.writerId > 0).map((c) => new Writer(c, typedUpdates(Y, c.writerId, perWriter), 0))
+  const rtts = []
+  const pinger = await connectAll(T, [['soak-ping', { onPong: (now) => { if (pinger[0].pingAt) rtts.push(now - pinger[0].pingAt); pinger[0].pingAt = 0 } }]])
+  const pingTimer = setInterval(() => { pinger[0].pingAt = performance.now(); pinger[0].sock.ping() }, 100)
+  const churnable = (c) => c.writerId < 0 && !c.probe
+  let joins = 0
+  let failedJoins = 0
+  const joinTimes = []
+  const churnTimer = setInterval(() => {
+    for (let r = 0; r < rooms; r++) {
+      const room = `soak-${r}`
+      const k = all.findIndex((c) => c.room === room && churnable(c))
+      if (k >= 0) all.splice(k, 1)[0].close()
+      const t0 = performance.now()
+      const c = new Client(T, room)
+      c.ready.then(() => { joins++; joinTimes.push(performance.now() - t0); all.push(c) }, () => { failedJoins++ })
+    }
+  }, churn * 1000)
+  // Hocuspocus drops a connection silent for 60 s (a real provider renews its awareness every
+  // 15 s): readers send an empty update that often.
+  const keepalive = setInterval(() => { for (const c of all) if (c.writerId < 0 && c.sock.open) c.send(NO_CHANGE) }, 15000)
+  const stopTyping = ticking(ws, rate, (w) => w.sendOne())
+  const samples = []
+  const t0 = performance.now()
+  let lastDelivered = T.delivered
+  let lastJoins = 0
+  try {
+    for (let i = 1; i * sample <= seconds; i++) {
+      T.sliceHist = new Histogram()
+      rtts.length = 0
+      joinTimes.length = 0
+      await sleep(Math.max(0, t0 + i * sample * 1000 - performance.now()))
+      const sorted = [...rtts].sort((a, b) => a - b)
+      const joinSorted = [...joinTimes].sort((a, b) => a - b)
+      samples.push({
+        s: Math.round((performance.now() - t0) / 1000),
+        rssMB: mb1(memoryKB(T.pid).rss),
+        pingP99Ms: round1(sorted[Math.floor(sorted.length * 0.99)] ?? NaN),
+        pingMaxMs: round1(sorted[sorted.length - 1] ?? NaN),
+        pingsAnswered: sorted.length,
+        delivered: T.delivered - lastDelivered,
+        deliveryP99Ms: round1(T.sliceHist.summary().p99 ?? NaN),
+        joins: joins - lastJoins,
+        joinP99Ms: round1(joinSorted[Math.floor(joinSorted.length * 0.99)] ?? NaN),
+      })
+      lastDelivered = T.delivered
+      lastJoins = joins
+    }
+  } finally {
+    stopTyping()
+    clearInterval(churnTimer)
+    clearInterval(pingTimer)
+    clearInterval(keepalive)
+  }
+  await settle(T, () => false, 2000, 20000)
+  const converged = all.every((c) => {
+    if (!c.doc) return true
+    const updates = ws.filter((w) => w.client.room === c.room).flatMap((w) => w.updates.slice(0, w.sent))
+    return c.doc.getText('t').toString() === roomText(updates)
+  })
+  for (const c of [...all, ...pinger]) c.close()
+  const half = samples.slice(Math.floor(samples.length / 2))
+  return {
+    minutes,
+    samples,
+    rssFirstMB: samples[0]?.rssMB ?? null,
+    rssLastMB: samples[samples.length - 1]?.rssMB ?? null,
+    rssMaxMB: Math.max(...samples.map((x) => x.rssMB)),
+    rssSlopeMBPerHour: round1(slope(half.map((x) => [x.s / 3600, x.rssMB]))),
+    pingP99MaxMs: Math.max(...samples.map((x) => x.pingP99Ms).filter(Number.isFinite)),
+    pingP99MedianMs: median(samples.map((x) => x.pingP99Ms).filter(Number.isFinite)),
+    deliveryP99MedianMs: median(samples.map((x) => x.deliveryP99Ms).filter(Number.isFinite)),
+    joins,
+    failedJoins,
+    converged,
+  }
+}
+
+/// Least-squares slope of [x, y] points (null below two).
+function slope(points) {
+  if (points.length < 2) return null
+  const n = points.length
+  const mx = points.reduce((a, [x]) => a + x, 0) / n
+  const my = points.reduce((a, [, y]) => a + y, 0) / n
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0)
+  return sxx === 0 ? null : points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx
+}
+
+const scenarios = { typing: timed(editLoad), fanout: timed(editLoad), awareness: timed(awarenessLoad), join, idle, storm, coldload, soak, scaleout }
 if (cfg.scenario === 'coldload-prep') {
   try {
     process.stdout.write(JSON.stringify({ prep: await coldloadPrep(cfg.params) }) + '\n')

@@ -12,6 +12,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { connect, createServer as createNetServer } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -43,8 +44,12 @@ const DEFAULTS = {
   idle: { conns: 2000, rooms: 200, rounds: 3 },
   awareness: { rooms: 50, clients: 10, rate: 5, duration: 30, slices: 10, warmup: 10 },
   // Large documents: each server alone; not in the default run (see OPT_IN).
-  storm: { clients: 150, mb: 20, shape: 'text', recent: 'both', timeout: 120 },
+  storm: { clients: 150, mb: 20, shape: 'text', recent: 'both', timeout: 120, quiet: 0 },
   coldload: { mb: 20, log: 2000, stores: 'sqlite,postgres', timeout: 120 },
+  // An hour of typing, joins and leaves on every server at once (see load.mjs `soak`).
+  soak: { minutes: 60, rooms: 20, readers: 8, writers: 2, rate: 5, churn: 5, sample: 30 },
+  // Concord and Hocuspocus, 1 instance and `instances` through Redis (see load.mjs `scaleout`).
+  scaleout: { instances: 3, rooms: 20, clients: 9, writers: 2, rate: 10, duration: 20, warmup: 5, joiners: 150, edits: 20000 },
 }
 /// Sizes that take words, and which.
 const CHOICES = {
@@ -54,7 +59,7 @@ const CHOICES = {
 }
 /// Scenarios a run without `--scenarios` leaves out: at their default sizes they take many
 /// minutes (a 20 MB document built, seeded and sent to 150 joiners, per server and variant).
-const OPT_IN = new Set(['storm', 'coldload'])
+const OPT_IN = new Set(['storm', 'coldload', 'soak', 'scaleout'])
 const QUICK = {
   typing: { rooms: 10, duration: 4, slices: 2, warmup: 2 },
   fanout: { rooms: 2, clients: 50, duration: 3, slices: 1, maxPerWriter: 20000, warmup: 0 },
@@ -63,6 +68,8 @@ const QUICK = {
   awareness: { rooms: 10, duration: 4, slices: 2, warmup: 2 },
   storm: { clients: 30, mb: 2, timeout: 60 },
   coldload: { mb: 2, log: 200, timeout: 60 },
+  soak: { minutes: 1, rooms: 5, sample: 10 },
+  scaleout: { rooms: 5, duration: 4, warmup: 1, joiners: 30, edits: 2000 },
 }
 
 function parseFlags(argv) {
@@ -122,6 +129,9 @@ function parseFlags(argv) {
 // slices (see load.mjs): the host's speed drifts by ±15% over minutes, which one long run per
 // server measured as much as the servers.
 const TIMED = new Set(['typing', 'fanout', 'awareness'])
+/// Scenarios that load every server at once, each with its own load (the soak: an hour each
+/// in turn would be four).
+const TOGETHER = new Set([...TIMED, 'soak'])
 /// The unmeasured relay the generator warms up on before the servers' warm-ups.
 const WARM_UP = 'generator-warm-up'
 
@@ -136,7 +146,7 @@ function medianRound(all) {
 }
 
 function prepare(flags) {
-  if (!existsSync(join(here, 'node_modules', '@hocuspocus', 'server'))) {
+  if (!['@hocuspocus/server', '@hocuspocus/extension-redis'].every((p) => existsSync(join(here, 'node_modules', p)))) {
     console.error('installing bench dependencies into bench/node_modules …')
     const r = spawnSync('npm', ['install', '--prefix', here, '--no-audit', '--no-fund'], { stdio: 'inherit' })
     if (r.status !== 0) throw new Error('npm install --prefix bench failed')
@@ -316,6 +326,62 @@ async function runColdload(flags, p, cacheDir) {
   return Object.fromEntries(Object.entries(byServer).map(([name, runs]) => [name, summary(runs)]))
 }
 
+/// A private redis-server on a free port (no persistence); resolves to its URL and a stop.
+async function startRedis() {
+  const port = await new Promise((resolve, reject) => {
+    const srv = createNetServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
+  })
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  for (let i = 0; i < 200; i++) {
+    const up = await new Promise((resolve) => {
+      const s = connect(port, '127.0.0.1', () => { s.end(); resolve(true) })
+      s.on('error', () => resolve(false))
+    })
+    if (up) return { url: `redis://127.0.0.1:${port}`, stop: () => stopServer(child) }
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  child.kill('SIGKILL')
+  throw new Error('redis-server did not start')
+}
+
+/// Scale-out: Concord (PostgreSQL shared by its instances) and Hocuspocus (its Redis
+/// extension, no persistence), each with 1 instance and with `instances` through a private
+/// Redis; every instance on the server CPU.
+async function runScaleout(flags, p) {
+  const kinds = (flags.serversGiven ? flags.servers : ['concord', 'hocuspocus']).filter((n) => n === 'concord' || n === 'hocuspocus')
+  const byServer = Object.fromEntries(kinds.map((name) => [name, []]))
+  const redis = await startRedis()
+  try {
+    for (const name of kinds) {
+      for (const n of [1, p.instances]) {
+        process.stderr.write(`scaleout × ${name}, ${n} instance${n > 1 ? 's' : ''} … `)
+        const started = []
+        let store = null
+        let r
+        try {
+          if (name === 'concord') store = await coldStore('postgres', null)
+          const env = { ...(store ? { CONCORD_BENCH_STORAGE: store.url } : {}), ...(n > 1 ? { BENCH_REDIS: redis.url, BENCH_REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}:` } : {}) }
+          for (let i = 0; i < n; i++) started.push(await startServer(name, flags.serverCpu, flags.profile, flags.baseline, name, env))
+          const result = await runLoad({ scenario: 'scaleout', targets: [{ name, dialect: SERVERS[name].dialect, port: started[0].port, pid: started[0].child.pid, ports: started.map((s) => s.port), pids: started.map((s) => s.child.pid) }], params: p }, flags.genCpu)
+          r = result.error ? { error: result.error } : result[name]
+        } catch (error) {
+          r = { error: String(error?.message ?? error) }
+        } finally {
+          for (const s of started) await stopServer(s.child)
+          await store?.drop().catch(() => undefined)
+        }
+        byServer[name].push(r)
+        process.stderr.write(r.error ? `error: ${r.error.split('\n')[0]}\n` : `done (${r.deliveredPerSec}/s, join ${r.joinMs} ms)\n`)
+      }
+    }
+  } finally {
+    await redis.stop()
+  }
+  return Object.fromEntries(Object.entries(byServer).map(([name, runs]) => [name, { runs, converged: runs.every((r) => r.converged), echoes: runs.reduce((s, r) => s + (r.echoes ?? 0), 0) }]))
+}
+
 async function main() {
   const flags = parseFlags(process.argv.slice(2))
   prepare(flags)
@@ -337,12 +403,13 @@ async function scenariosOf(flags, results, params, cacheDir) {
     params[scenario] = { ...DEFAULTS[scenario], ...(flags.quick ? QUICK[scenario] : {}), ...flags.sizes[scenario] }
     if (scenario === 'storm') { results.storm = await runStorm(flags, params.storm, cacheDir); continue }
     if (scenario === 'coldload') { results.coldload = await runColdload(flags, params.coldload, cacheDir); continue }
+    if (scenario === 'scaleout') { results.scaleout = await runScaleout(flags, params.scaleout); continue }
     // A timed scenario loads every server in one generator; join and idle take one at a time
     // (a burst and a memory reading: nothing else may run beside them).
     // Idle repeats, servers interleaved, and keeps each server's median round: where the
     // allocator's pages land moves one reading of RSS per connection by ±15%.
     const rounds = scenario === 'idle' ? params[scenario].rounds : 1
-    const groups = TIMED.has(scenario) ? [flags.servers] : Array.from({ length: rounds }, () => flags.servers.map((name) => [name])).flat()
+    const groups = TOGETHER.has(scenario) ? [flags.servers] : Array.from({ length: rounds }, () => flags.servers.map((name) => [name])).flat()
     const byServer = Object.fromEntries(flags.servers.map((name) => [name, []]))
     for (const group of groups) {
       process.stderr.write(`${scenario} × ${group.join(', ')} … `)

@@ -252,7 +252,7 @@ group('over a real server with SQLite and stock clients', () => {
     const store = sqliteStorage(join(dir, 'rooms.db'))
     const options = { store, sleepAfterMs: 40, unloadAfterMs: 60_000 }
     server = await startServer(options)
-    kit = new ClientKit(server.url.replace(/^http/, 'ws'))
+    kit = new ClientKit(server.url)
     const writer = kit.yjs13('y-websocket@3.1.0', 'sleepy')
     await waitFor(() => writer.synced, 'the writer to sync')
     writer.doc.getText('t').insert(0, 'stored text ')
@@ -263,12 +263,13 @@ group('over a real server with SQLite and stock clients', () => {
     await server.close()
 
     server = await startServer(options)
-    kit = new ClientKit(server.url.replace(/^http/, 'ws'))
+    kit = new ClientKit(server.url)
     const live = server
     const room = () => live.rooms.get('sleepy')!
     const a = kit.yjs13('y-websocket@1.5.4', 'sleepy')
     await waitFor(() => a.synced && a.doc.getText('t').toString() === 'stored text ', 'a fresh joiner to get the stored text')
     expect(room().sleeping).toBe(true)
+    expect(await (await fetch(`${live.url.replace(/^ws/, "http")}/metrics`)).text()).toMatch(/^concord_rooms_asleep 1$/m)
     expect((a.doc.getMap('m').get('inner') as Y.Map<number>).get('k')).toBe(1)
 
     // A plain edit is relayed, stored and kept without building the document; a stock client

@@ -40,12 +40,14 @@ function pairedLine(what, paired) {
 }
 
 const TITLES = {
+  scaleout: (p) => `scale-out: ${p.rooms} rooms × ${p.clients} clients spread over the instances (writers on the first), ${p.writers} writers per room at ${p.rate} keystrokes/s, ${p.duration} s after ${p.warmup} s warm-up; then ${p.joiners} fresh clients join a ${p.edits}-edit document`,
+  soak: (p) => `soak: ${p.minutes} min, every server at once, each ${p.rooms} rooms × (${p.writers} writers at ${p.rate} keystrokes/s + ${p.readers} readers), one reader per room replaced by a fresh joiner every ${p.churn} s; sampled every ${p.sample} s`,
   typing: (p) => `typing: ${p.rooms} rooms × ${p.clients} clients, ${p.writers} writers per room at ${p.rate} keystrokes/s, ${timing(p)}`,
   fanout: (p) => `fan-out: ${p.rooms} rooms × ${p.clients} clients, ${p.writers} writers per room, window ${p.window} unseen keystrokes per writer, ${timing(p)}`,
   awareness: (p) => `awareness: ${p.rooms} rooms × ${p.clients} clients, each moving its cursor ${p.rate}×/s, ${timing(p)}`,
   join: (p) => `join: ${p.clients} clients join at once a room holding a ${p.edits}-edit document (median of ${p.rounds} rounds)`,
   idle: (p) => `idle: ${p.conns} connections over ${p.rooms} rooms (RSS after a full GC${p.rounds > 1 ? `; each server's median of ${p.rounds} interleaved rounds` : ''})`,
-  storm: (p, mb, recent) => `storm: ${p.clients} clients join at once a room holding a ${fmt(mb ?? p.mb, 2)} MB ${p.shape === 'map' ? 'spreadsheet (Y.Array of Y.Maps)' : 'Y.Text'} document (encoded size), ${recent ? 'one small edit after it was loaded (no encoding made before can serve)' : 'no edit since it was loaded'}; each server alone`,
+  storm: (p, mb, recent) => `storm: ${p.clients} clients join at once a room holding a ${fmt(mb ?? p.mb, 2)} MB ${p.shape === 'map' ? 'spreadsheet (Y.Array of Y.Maps)' : 'Y.Text'} document (encoded size), ${p.quiet ? `quiet for ${p.quiet} s after it was seeded, then ` : ''}${recent ? 'one small edit after it was loaded (no encoding made before can serve)' : 'no edit since it was loaded'}; each server alone`,
   coldload: (p, mb) => `coldload: the first joiner of a ${fmt(mb ?? p.mb, 2)} MB Y.Text document stored but not loaded (server just started), Concord only`,
 }
 
@@ -107,6 +109,34 @@ function renderColdload(out, byServer, servers, p) {
   out.push('')
 }
 
+/// The soak: per server, RSS at the start, end and peak, its trend over the second half, the
+/// ping round trips (event-loop lag seen from outside), delivery p99, joins.
+function renderSoak(out, byServer, servers, p) {
+  out.push(`### ${TITLES.soak(p)}`, '')
+  const rows = Object.entries(byServer).map(([n, r]) => r.error
+    ? [servers[n].label, `error: ${r.error.split('\n')[0]}`, '', '', '', '', '', '', '', '', '']
+    : [servers[n].label, fmt(r.rssFirstMB), fmt(r.rssLastMB), fmt(r.rssMaxMB), fmt(r.rssSlopeMBPerHour), fmt(r.pingP99MedianMs), fmt(r.pingP99MaxMs), fmt(r.deliveryP99MedianMs), fmt(r.joins), fmt(r.failedJoins), r.converged ? 'yes' : '**no**'])
+  out.push(table(['server', 'RSS first MB', 'RSS last MB', 'RSS max MB', 'RSS trend, 2nd half, MB/h', 'ping p99 ms (median window)', 'ping p99 ms (worst window)', 'delivery p99 ms (median window)', 'joins', 'failed joins', 'converged'], rows))
+  out.push('', 'Ping: a WebSocket ping every 100 ms on a connection of its own, answered from the server\'s event loop (its lag seen from outside). ' +
+    'The JSON has every window\'s samples.', '')
+}
+
+/// Scale-out: per server, 1 instance and n through Redis.
+function renderScaleout(out, byServer, servers, p) {
+  out.push(`### ${TITLES.scaleout(p)}`, '')
+  const rows = []
+  for (const [n, { runs }] of Object.entries(byServer)) {
+    const one = runs.find((r) => r.instances === 1)
+    for (const r of runs) {
+      if (r.error) { rows.push([servers[n].label, '', `error: ${r.error.split('\n')[0]}`, '', '', '', '', '', '', '', '', '', '']); continue }
+      rows.push([servers[n].label, fmt(r.instances), fmt(r.deliveredPerSec), x(ratio(r.deliveredPerSec, one?.deliveredPerSec)), fmt(r.serverCpuS), fmt(r.usPerUpdate, 2), fmt(r.localP50Ms, 2), fmt(r.localP99Ms, 2), fmt(r.remoteP50Ms, 2), fmt(r.remoteP99Ms, 2), fmt(r.joinMs), fmt(r.echoes), r.converged ? 'yes' : '**no**'])
+    }
+  }
+  out.push(table(['server', 'instances', 'delivered/s', '× 1 instance', 'server CPU s (all instances)', 'µs/update', 'local p50 ms', 'local p99 ms', 'remote p50 ms', 'remote p99 ms', 'join burst ms', 'echoes', 'converged'], rows))
+  out.push('', 'Local: receivers on the writers\' instance; remote: on another (through Redis). Every instance runs on the one server CPU, so more instances add no cores here: the figures show what crossing Redis costs, not what scaling out gains. ' +
+    'Concord\'s instances share a PostgreSQL store; Hocuspocus runs without persistence, its instances joined by its Redis extension. Join burst: the last of the fresh joiners (spread over the instances) to get its sync step 2; converged includes the first three joiners\' copies holding the whole text.', '')
+}
+
 /// The whole report.
 export function renderReport({ results, params, servers, machine, command, date }) {
   const out = [`## Concord benchmark (${date})`, '', `Machine: ${machine}.  `, `Command: \`${command}\``, '']
@@ -116,6 +146,14 @@ export function renderReport({ results, params, servers, machine, command, date 
     if (scenario === 'storm' || scenario === 'coldload') {
       for (const r of Object.values(byServer)) if (typeof r.genCpuPct === 'number') genMax = Math.max(genMax, r.genCpuPct)
       ;(scenario === 'storm' ? renderStorm : renderColdload)(out, byServer, servers, params[scenario])
+      continue
+    }
+    if (scenario === 'soak') {
+      renderSoak(out, byServer, servers, params.soak)
+      continue
+    }
+    if (scenario === 'scaleout') {
+      renderScaleout(out, byServer, servers, params.scaleout)
       continue
     }
     out.push(`### ${TITLES[scenario](params[scenario])}`, '')

@@ -27,11 +27,13 @@ function controlFrame(opcode, payload) {
 /// One client socket. `onFrame(payload, now)` gets each binary message as a view into the
 /// read buffer (copy it to keep it); `now` is `performance.now()` taken once per read.
 export class LeanSocket {
-  constructor(port, path, { onOpen, onFrame, onClose }) {
+  /// `onPong(now)`: a pong arrived (see `ping`).
+  constructor(port, path, { onOpen, onFrame, onClose, onPong = null }) {
     this.open = false
     this.closed = false
     this.onFrame = onFrame
     this.onClose = onClose
+    this.onPong = onPong
     /// Reads of an unfinished frame, their bytes, and the bytes the frame needs (when known).
     this.buf = null
     this.bufBytes = 0
@@ -107,6 +109,7 @@ export class LeanSocket {
       const opcode = b0 & 0x0f
       const fin = (b0 & 0x80) !== 0
       if (opcode === 0x9) this.sock.write(controlFrame(0xa, payload))
+      else if (opcode === 0xa) this.onPong?.(now)
       else if (opcode === 0x8) this.fail(null)
       else if (opcode === 0x2 || opcode === 0x1 || opcode === 0x0) {
         if (!fin) (this.fragments ??= []).push(Buffer.from(payload))
@@ -128,6 +131,12 @@ export class LeanSocket {
     this.buf = [rest.length < 4096 ? Buffer.from(rest) : rest]
     this.bufBytes = rest.length
     this.need = need
+  }
+
+  /// Send a WebSocket ping: every server here answers it with a pong from its event loop, so
+  /// the round trip is that loop's lag seen from outside.
+  ping() {
+    if (this.open) this.sock.write(controlFrame(0x9, Buffer.alloc(0)))
   }
 
   /// Send a pre-framed buffer (from `frameBinary`).

@@ -21,6 +21,8 @@ const server = await createServer({
   maxConnectionsPerIp: 0,
   messagesPerSecond: 0,
   maxConnectionsPerRoom: 0,
+  // The scale-out scenario's instances share a private Redis (and a PostgreSQL store).
+  ...(process.env.BENCH_REDIS ? { redis: process.env.BENCH_REDIS, redisPrefix: process.env.BENCH_REDIS_PREFIX } : {}),
 })
 const address = await server.listen()
 announce(address.port)

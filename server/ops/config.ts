@@ -116,7 +116,7 @@ export const optionTable = {
   keepaliveMs: spec('keepalive-ms', 15_000, 'Send a keepalive frame to a connection that was sent nothing for this long.', int(100)),
   pingIntervalMs: spec('ping-interval-ms', 30_000, 'WebSocket ping interval; a peer that misses a pong is dropped.', int(100)),
   unloadAfterMs: spec('unload-after-ms', 30_000, 'Keep a room loaded this long after its last client left.', int(0)),
-  sleepAfterMs: spec('sleep-after-ms', 30_000, "A room's document loads as the encoded updates storage holds (a Y.Doc takes 5-35 times their size) and is built when an edit or a returning client needs it; it goes back to that form after this long without a change. 0: a Y.Doc always. Not with --redis-url.", int(0)),
+  sleepAfterMs: spec('sleep-after-ms', 30_000, "A room's document loads as the encoded updates storage holds (a Y.Doc takes 5-35 times their size) and is built when an edit or a returning client needs it; it goes back to that form after this long without a change. 0: a Y.Doc always. Not with --redis.", int(0)),
   commitDelayMs: spec('commit-delay-ms', 5, 'Gather updates this long before one storage commit (group commit: one fsync for many updates). Broadcasts never wait; write acknowledgements do. 0 commits every event-loop turn. Memory storage needs no commit.', int(0, 1000)),
   compactAfterUpdates: spec('compact-after-updates', 500, "Fold a room's update log into one snapshot once it holds this many updates (up to a quarter more, drawn per room, so rooms do not all compact at once).", int(1)),
   compactAfterBytes: spec('compact-after-bytes', 4 * MiB, "Fold a room's update log into one snapshot once it holds this many bytes (up to a quarter more, drawn per room).", int(1), '4194304 (4 MiB)'),

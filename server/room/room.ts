@@ -380,11 +380,9 @@ export class Room implements Settling {
     return this.asleep ? this.asleep.snapshot() : this.awake!.cache.fullUpdate(this.revision)
   }
 
-  /// `snapshot` if the room is awake, else null: asleep, a merge of its encoded updates would
-  /// keep deleted content and run on this thread, where a compaction's own merge drops it and
-  /// runs on a worker.
+  /// `snapshot` where it costs no merge (awake, or asleep with nothing to fold), else null.
   get snapshotAtHand(): Uint8Array | null {
-    return this.asleep ? null : this.snapshot
+    return this.asleep && !this.asleep.folded ? null : this.snapshot
   }
 
   /// Changes so far, held ones included: equal readings mean the document did not change.

@@ -90,6 +90,9 @@ interface Entry {
 /// each compaction, so compactions spread out instead.
 const jitter = (): number => Math.random() * 0.25
 
+/// How long after loading an asleep room its stored log may be compacted (see `acquire`).
+const COMPACT_AFTER_LOAD_MS = 1000
+
 /// Loaded rooms of one server.
 export class Rooms {
   private readonly entries = new Map<string, Entry>()
@@ -199,7 +202,10 @@ export class Rooms {
         fresh.room = room
         fresh.loading = null
         fresh.kept = room.version // what it loaded (a seed is appended as it loads)
-        this.grew(name, 0, 0)
+        // A long stored log is compacted, but not before the joiners waiting for the load are
+        // served: asleep, serving the first folds the log, and the compaction then takes that.
+        if (this.sleeps) setTimeout(() => this.grew(name, 0, 0), COMPACT_AFTER_LOAD_MS).unref()
+        else this.grew(name, 0, 0)
         return room
       },
       (error: unknown) => {

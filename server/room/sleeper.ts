@@ -3,11 +3,15 @@
 // reset per update would cost more than the typing it watches.
 import type { Room } from './room.js'
 
+/// Looks at an unchanged room before it sleeps.
+const LOOKS = 5
+
 /// What the sleeper watches: the loaded rooms.
 export type LoadedRooms = () => Iterable<Room>
 
-/// Looks at every loaded room each `afterMs / 2`; a room awake and at the same version at
-/// three looks in a row (quiet for at least `afterMs`) is put to sleep. Returns a stop function.
+/// Looks at every loaded room each `afterMs / 4`; a room awake and at the same version at
+/// five looks in a row (quiet for `afterMs` to 1.25 × `afterMs`) is put to sleep. Returns a
+/// stop function.
 export function sleeper(rooms: LoadedRooms, afterMs: number): () => void {
   /// Per awake room: its version, and how many looks in a row found it so.
   const seen = new WeakMap<Room, { version: number; looks: number }>()
@@ -19,9 +23,9 @@ export function sleeper(rooms: LoadedRooms, afterMs: number): () => void {
       }
       const last = seen.get(room)
       if (!last || last.version !== room.version) seen.set(room, { version: room.version, looks: 1 })
-      else if (++last.looks >= 3 && room.sleep()) seen.delete(room)
+      else if (++last.looks >= LOOKS && room.sleep()) seen.delete(room)
     }
-  }, Math.max(5, afterMs / 2))
+  }, Math.max(5, afterMs / (LOOKS - 1)))
   timer.unref()
   return () => clearInterval(timer)
 }
