@@ -228,6 +228,19 @@ group('EncodedDoc', () => {
     expect(peer.doc.getText('t').toString()).toBe(doc.getText('t').toString())
   })
 
+  test('an empty update (a keepalive) is no change, asleep or awake: a quiet room can sleep', () => {
+    for (const sleeps of [true, false]) {
+      const room = roomOver(sleeps, stored().updates)
+      const peer = new DocPeer('keepalive', 6)
+      joinPeer(room, peer)
+      const version = room.version
+      room.receive(peer, encodeUpdate(Uint8Array.of(0, 0)))
+      room.flushNow()
+      expect(room.version).toBe(version)
+      expect(room.sleeping).toBe(sleeps)
+    }
+  })
+
   test('an edit that builds on what the document lacks is not plain', () => {
     const { updates, doc } = stored()
     const encoded = EncodedDoc.fromStored(updates.slice(0, 5))

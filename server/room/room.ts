@@ -256,6 +256,9 @@ export class Room implements Settling {
   /// a plain update (see `checkUpdate`) joins a batch integrated when the document is next
   /// read: Yjs' cost per transaction is paid once per batch, not once per keystroke.
   apply(update: Uint8Array, origin: Origin, mayWait = false, author: string | null = null): void {
+    // An empty update (a fresh client's step 2, or a keepalive) changes nothing: it counts for
+    // the sender's ack, and not as a change (the room may still fall asleep).
+    if (isEmptyUpdate(update)) return this.outbox.update(origin, NO_CHANGE)
     if (this.tombstone) refuseDeleted(update, this.tombstone)
     if (this.asleep && this.applyAsleep(this.asleep, update, origin, mayWait, author)) return
     const { doc, held, integrator } = this.wake()
@@ -305,13 +308,9 @@ export class Room implements Settling {
   }
 
   /// `apply` while asleep: true if the update was handled without waking the room. A live
-  /// edit that is plain is kept encoded (relayed and stored like a held one); an empty update
-  /// (a fresh joiner's step 2) changes nothing. Anything else needs the Y.Doc to judge it.
+  /// edit that is plain is kept encoded (relayed and stored like a held one); anything else
+  /// needs the Y.Doc to judge it.
   private applyAsleep(asleep: EncodedDoc, update: Uint8Array, origin: Origin, mayWait: boolean, author: string | null): boolean {
-    if (isEmptyUpdate(update)) {
-      this.outbox.update(origin, NO_CHANGE)
-      return true
-    }
     if (!mayWait || asleep.full) return false
     let plain: boolean
     try {
