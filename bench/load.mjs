@@ -857,6 +857,9 @@ async function scaleout([T], { rooms, clients, writers, rate, duration, warmup, 
     return c.doc.getText('t').toString() === roomText(updates)
   })
   for (const c of all) c.close()
+  // The typing window's latencies (and what arrived while settling), not the burst's.
+  const local = T.hist.summary()
+  const remote = R.hist.summary()
 
   // The join burst.
   const source = joinDocument(edits)
@@ -884,8 +887,6 @@ async function scaleout([T], { rooms, clients, writers, rate, duration, warmup, 
     for (const c of burst) c.close()
   }
   seeder.close()
-  const local = T.hist.summary()
-  const remote = R.hist.summary()
   return [{
     instances: n,
     deliveredPerSec: Math.round(delivered / wall),

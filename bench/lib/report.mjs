@@ -141,7 +141,7 @@ function renderScaleout(out, byServer, servers, p) {
 export function renderReport({ results, params, servers, machine, command, date }) {
   const out = [`## Concord benchmark (${date})`, '', `Machine: ${machine}.  `, `Command: \`${command}\``, '']
   const targets = []
-  let genMax = 0
+  let genMax = null
   for (const [scenario, byServer] of Object.entries(results)) {
     if (scenario === 'storm' || scenario === 'coldload') {
       for (const r of Object.values(byServer)) if (typeof r.genCpuPct === 'number') genMax = Math.max(genMax, r.genCpuPct)
@@ -231,7 +231,8 @@ export function renderReport({ results, params, servers, machine, command, date 
     rows.push(['converged everywhere', conv ? 'yes' : 'no', conv ? 'pass' : '**fail**'])
     out.push(table(['target', 'measured', ''], rows), '')
   }
-  out.push(genMax > 90
+  // Scale-out and soak do not measure the generator: say nothing rather than 0%.
+  if (genMax !== null) out.push(genMax > 90
     ? `**The load generator reached ${genMax}% of its core: figures where it did may be generator-bound.**`
     : `The load generator peaked at ${genMax}% of its core, so it was not the bottleneck.`)
   return out.join('\n')
