@@ -8,6 +8,7 @@
 import * as Y from 'yjs'
 import { decodeFrame, encodeSyncStep2 } from '../protocol/messages.js'
 import { checkUpdate } from '../protocol/updateCheck.js'
+import { type UpdateLayout, appendUpdate, layoutOf, stateVectorOf } from '../protocol/updateLayout.js'
 
 /// Live edits an asleep document keeps before its room wakes: joiners are sent them merged,
 /// and merging grows with their number where a Y.Doc integrates each once.
@@ -43,6 +44,8 @@ export class EncodedDoc {
   /// Live edits added since the last fold (a stored log may be longer: it is read once).
   private added = 0
   private vector: Uint8Array | null = null
+  /// The base's layout: undefined until first needed, null where Yjs must read the base.
+  private layout: UpdateLayout | null | undefined = undefined
   private checked: number[] = []
   private readonly clock = (client: number): number => this.clocks().get(client) ?? 0
 
@@ -64,9 +67,15 @@ export class EncodedDoc {
 
   private clocks(): Map<number, number> {
     if (this.known) return this.known
-    const known = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(payloadOf(this.baseStep2)))
+    const layout = this.baseLayout()
+    const known = layout ? stateVectorOf(layout) : Y.decodeStateVector(Y.encodeStateVectorFromUpdate(payloadOf(this.baseStep2)))
     for (const update of this.tail) extend(known, update)
     return (this.known = known)
+  }
+
+  private baseLayout(): UpdateLayout | null {
+    if (this.layout === undefined) this.layout = layoutOf(payloadOf(this.baseStep2))
+    return this.layout
   }
 
   /// The encoded state vector (sync step 1's payload).
@@ -99,14 +108,18 @@ export class EncodedDoc {
   }
 
   /// Fold the tail into the base for good: a merge of encoded updates (what was deleted keeps
-  /// its content until the room wakes; Yjs merges the base's structs whole, so it costs about
-  /// what reading it does).
+  /// its content until the room wakes). A tail that continues the base is appended to it
+  /// block by block (`appendUpdate`); anything else Yjs merges, reading the whole base.
   private fold(): void {
     if (this.tail.length === 0) return
     // The tail first: Yjs merges many updates by sorting their readers at every struct, which
     // with a large base costs several times a merge of two.
     const tail = this.tail.length === 1 ? this.tail[0] : Y.mergeUpdates(this.tail)
-    this.baseStep2 = encodeSyncStep2(Y.mergeUpdates([payloadOf(this.baseStep2), tail]))
+    const base = payloadOf(this.baseStep2)
+    const layout = this.baseLayout()
+    const appended = layout ? appendUpdate(base, layout, tail) : null
+    this.baseStep2 = encodeSyncStep2(appended ? appended.update : Y.mergeUpdates([base, tail]))
+    this.layout = appended ? appended.layout : undefined
     this.tail = []
     this.added = 0
     this.folds++
