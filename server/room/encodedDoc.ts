@@ -13,8 +13,9 @@ import { type UpdateLayout, appendUpdate, layoutOf, stateVectorOf } from '../pro
 /// Live edits an asleep document keeps before its room wakes: joiners are sent them merged,
 /// and merging grows with their number where a Y.Doc integrates each once.
 export const MAX_ASLEEP_UPDATES = 256
-/// Times the tail may be folded into the base (each a merge of the whole document) before the
-/// room had better wake: a few merges cost what building the Y.Doc costs.
+/// Times the tail may be folded into the base (each a copy of the whole document, or a merge
+/// of it where the tail does not continue it) before the room had better wake: a few merges
+/// cost what building the Y.Doc costs.
 const MAX_FOLDS = 4
 
 /// The update carried by a sync step 2 message (a view into it).
