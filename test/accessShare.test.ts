@@ -2,6 +2,7 @@
 // preflight), and share tokens minted for a room at most at the sharer's own access.
 import { decodeJwt } from 'jose'
 import { afterEach, expect, test } from 'vitest'
+import { shareSigner } from '../server/auth/token.js'
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import { SECRET, sign } from './authHelpers.js'
@@ -76,4 +77,14 @@ test('share tokens: for the room alone, at most the sharer\'s access and lifetim
   const [hookStatus, hookBody] = await answer(await fetch(`${httpOf(hooked)}/api/rooms/x/share`, { method: 'POST', body: '{}' }))
   expect(hookStatus).toBe(501)
   expect(hookBody.error).toMatch(/hook/)
+})
+
+test('a share link asked for a day lasts a day from its issue second, whatever millisecond it is signed in', async () => {
+  const signer = shareSigner({ hook: false, publicKey: false, secret: SECRET })
+  if (signer.kind !== 'sign') throw new Error('expected a signer')
+  const asked = 1_700_000_000_000 // the request's instant, on a second boundary
+  const signedAt = asked + 7 // signing happens a few milliseconds later
+  const claims = decodeJwt(await signer.sign('r', 'read', asked + 86_400_000, signedAt))
+  expect(claims.iat).toBe(1_700_000_000)
+  expect(claims.exp! - claims.iat!).toBe(86_400)
 })

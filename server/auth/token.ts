@@ -114,7 +114,7 @@ export async function tokenCommand(argv: readonly string[], env: NodeJS.ProcessE
 /// needed (no auth), or not possible (a public key or an embedder's hook decides; the reason
 /// says so).
 export type ShareSigner =
-  | { kind: 'sign'; sign(room: string, access: Access, expiresAt: number): Promise<string> }
+  | { kind: 'sign'; sign(room: string, access: Access, expiresAt: number, now?: number): Promise<string> }
   | { kind: 'open' }
   | { kind: 'unavailable'; reason: string }
 
@@ -128,7 +128,9 @@ export function shareSigner(auth: { hook: boolean; publicKey: boolean; secret: s
   if (secret === null) return { kind: 'open' }
   return {
     kind: 'sign',
-    sign: (room, access, expiresAt) =>
-      createToken({ rooms: [room], access, ttlSeconds: Math.max(1, Math.floor((expiresAt - Date.now()) / 1000)), user: null, secret, privateKey: null }),
+    // The lifetime in whole seconds from the token's own issue second: a link asked for a day
+    // a millisecond ago is a day, not a day less a second.
+    sign: (room, access, expiresAt, now = Date.now()) =>
+      createToken({ rooms: [room], access, ttlSeconds: Math.max(1, Math.floor(expiresAt / 1000) - Math.floor(now / 1000)), user: null, secret, privateKey: null }, now),
   }
 }

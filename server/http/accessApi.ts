@@ -55,8 +55,9 @@ export async function handleShare(api: ApiContext, req: IncomingMessage, res: Se
   if (signer.kind === 'open') return sendJson(res, 200, { room, token: null, access, expiresAt: null })
   if (signer.kind === 'unavailable') throw new HttpError(501, signer.reason)
   // Never longer than the sharer's own token.
-  const expiresAt = Math.min(Date.now() + ttl * 1000, decision.expiresAt ?? Infinity)
-  const token = await signer.sign(room, access, expiresAt)
+  const now = Date.now()
+  const expiresAt = Math.min(now + ttl * 1000, decision.expiresAt ?? Infinity)
+  const token = await signer.sign(room, access, expiresAt, now)
   api.log.info({ room, user: decision.user, access, expiresAt }, 'share token issued')
   sendJson(res, 200, { room, token, access, expiresAt })
 }
