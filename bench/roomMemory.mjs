@@ -43,7 +43,7 @@ function hold(kind, chunks) {
     return doc
   }
   const room = new Room('m', { persist: (_n, _u, done) => done(), empty: () => undefined, failed: (_r, e) => { throw e } }, { sleeps: kind === 'asleep' })
-  room.restore(chunks)
+  room.document.restore(chunks)
   room.join(joiner)
   room.receive(joiner, encodeSyncStep1(Uint8Array.of(0)))
   return room

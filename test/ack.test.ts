@@ -115,7 +115,7 @@ test('while a write is in flight, later updates gather into one batch (group com
     c.type(`${i} `)
     await sleep(2) // separate turns on the server
   }
-  await waitFor(() => server!.rooms.get('grouped')?.doc.getText('t').toString().includes('19 ') === true, 'the edits to arrive')
+  await waitFor(() => server!.rooms.get('grouped')?.document.doc.getText('t').toString().includes('19 ') === true, 'the edits to arrive')
   await sleep(20)
   expect(control.calls).toBe(callsBefore + 1) // nothing else written while the first is in flight
   release()

@@ -111,7 +111,7 @@ test('bad room names, paths, methods and bodies get a JSON error and change noth
   const a = await new TestClient(server.url, 'kept').connect()
   clients.push(a)
   a.doc.getText('codemirror').insert(0, 'intact')
-  await waitFor(() => server.rooms.get('kept')?.doc.getText('codemirror').toString() === 'intact', 'the edit')
+  await waitFor(() => server.rooms.get('kept')?.document.doc.getText('codemirror').toString() === 'intact', 'the edit')
   const http = httpOf(server)
   const valid = (() => {
     const d = new Y.Doc()

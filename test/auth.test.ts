@@ -113,7 +113,7 @@ describe('accepted tokens', () => {
     clients.push(a, b)
     a.doc.getText('t').insert(0, 'hi')
     await waitFor(() => b.text === 'hi', 'b to see the edit')
-    expect(server.rooms.get('notes/a')?.doc.getText('t').toString()).toBe('hi')
+    expect(server.rooms.get('notes/a')?.document.doc.getText('t').toString()).toBe('hi')
   })
 
   test('a token offered as a subprotocol is accepted and the answer is another offered protocol', async () => {

@@ -125,7 +125,7 @@ suite('third-party y-websocket clients through Concord', () => {
     test.concurrent(`${version}: two providers and a ${other} converge over every shape${undo ? ' (one undoing and redoing)' : ''}, and a later joiner matches`, async (ctx) => {
       const { server, kit } = await setup(ctx)
       const room = 'shapes'
-      const serverDoc = () => server.rooms.get(room)?.doc
+      const serverDoc = () => server.rooms.get(room)?.document.doc
       const providers = [kit.yjs13(version, room), kit.yjs13(version, room), kit.yjs13(other, room)]
       await synced(kit, ...providers)
       const rng = createRandom(`clients.test/${version}`)
@@ -225,13 +225,13 @@ suite('third-party y-websocket clients through Concord', () => {
     ctx.expect((paragraph13 as Y.XmlElement).nodeName).toBe('paragraph')
     await waitFor(() => (paragraph13 as Y.XmlElement).getAttribute('level') === '2', 'the paragraph\'s attribute at Yjs 13')
 
-    await converged(() => server.rooms.get(room)?.doc, [kit.replica13(p13), kit.replica14(p14)], 'Yjs 13 and 14 basics')
+    await converged(() => server.rooms.get(room)?.document.doc, [kit.replica13(p13), kit.replica14(p14)], 'Yjs 13 and 14 basics')
   })
 
   test.concurrent(`${YJS14_CLIENT} (Yjs 14) and y-websocket@3.1.0 converge under concurrent random edits, and later joiners of both match`, async (ctx) => {
     const { server, kit } = await setup(ctx)
     const room = 'yjs14-random'
-    const serverDoc = () => server.rooms.get(room)?.doc
+    const serverDoc = () => server.rooms.get(room)?.document.doc
     const p13 = kit.yjs13('y-websocket@3.1.0', room)
     const p14 = kit.yjs14(room)
     await synced(kit, p13, p14)
@@ -257,7 +257,7 @@ suite('third-party y-websocket clients through Concord', () => {
     p14.doc.get('nested').setAttr('settings', settings)
     settings.setAttr('theme', 'dark')
     await waitFor(() => p13.doc.getMap('nested').has('settings'), 'the settings to reach Yjs 13')
-    await converged(() => server.rooms.get(room)?.doc, [kit.replica13(p13), kit.replica14(p14)], 'Yjs 14 nested type')
+    await converged(() => server.rooms.get(room)?.document.doc, [kit.replica13(p13), kit.replica14(p14)], 'Yjs 14 nested type')
     const seen = p13.doc.getMap('nested').get('settings')
     ctx.expect(seen).toBeInstanceOf(Y.XmlFragment) // what a Yjs 13 user finds
     ctx.expect(seen).not.toBeInstanceOf(Y.Map)

@@ -21,7 +21,7 @@ test('each room compacts somewhere between the threshold and a quarter above it'
       const doc = writers[r]
       const before = Y.encodeStateVector(doc)
       doc.getText('t').insert(0, 'x')
-      loaded[r].apply(Y.encodeStateAsUpdate(doc, before), 'api')
+      loaded[r].document.apply(Y.encodeStateAsUpdate(doc, before), 'api')
       loaded[r].flushNow()
     }
     await rooms.writes.drain()

@@ -34,7 +34,7 @@ async function typed(server: ConcordServer, room: string, content: string): Prom
   const c = await new TestClient(server.url, room).connect()
   clients.push(c)
   c.doc.getText('codemirror').insert(0, content)
-  await waitFor(() => server.rooms.get(room)?.doc.getText('codemirror').toString().startsWith(content) === true, 'the edit to arrive')
+  await waitFor(() => server.rooms.get(room)?.document.doc.getText('codemirror').toString().startsWith(content) === true, 'the edit to arrive')
   return c
 }
 
@@ -103,7 +103,7 @@ test('a delete closes every connection with 4410, forgets everything, and a late
   clients.push(fresh)
   expect(text(fresh)).toBe('')
   fresh.doc.getText('codemirror').insert(0, 'a new start')
-  await waitFor(() => server.rooms.get('gone')?.doc.getText('codemirror').toString() === 'a new start', 'the new edit')
+  await waitFor(() => server.rooms.get('gone')?.document.doc.getText('codemirror').toString() === 'a new start', 'the new edit')
 
   // A client still holding the deleted document is refused: it cannot bring it back.
   const stale = new TestClient(server.url, 'gone')
@@ -114,7 +114,7 @@ test('a delete closes every connection with 4410, forgets everything, and a late
   expect(await stale.closed()).toBe(4410)
   // Its whole document went with its step 2: refused whole.
   await new Promise((r) => setTimeout(r, 50))
-  expect(server.rooms.get('gone')?.doc.getText('codemirror').toString()).toBe('a new start')
+  expect(server.rooms.get('gone')?.document.doc.getText('codemirror').toString()).toBe('a new start')
   expect((await store.list({ order: 'name', limit: 10 })).rooms.map((r) => r.name)).toEqual(['gone'])
 })
 
@@ -127,12 +127,12 @@ test.each([['1.5.4 (reconnects after any close)', ProviderV1], ['3.1.0 (stops on
   cleanups.push(() => { provider.destroy(); doc.destroy() })
   await waitFor(() => provider.synced, 'the provider to sync')
   doc.getText('codemirror').insert(0, 'to be deleted')
-  await waitFor(() => server.rooms.get('stock')?.doc.getText('codemirror').length === 13, 'the edit')
+  await waitFor(() => server.rooms.get('stock')?.document.doc.getText('codemirror').length === 13, 'the edit')
   expect((await fetch(`${httpOf(server)}/api/rooms/stock`, { method: 'DELETE' })).status).toBe(200)
   // Whether or not it reconnects, the document stays deleted.
   await new Promise((r) => setTimeout(r, 1500))
   const now = server.rooms.get('stock')
-  expect(now?.doc.getText('codemirror').toString() ?? '').toBe('')
+  expect(now?.document.doc.getText('codemirror').toString() ?? '').toBe('')
   expect(await store.load('stock')).toEqual([])
 })
 
@@ -189,7 +189,7 @@ test('rows of the deleted document still in flight when it was deleted never loa
   clients.push(fresh)
   expect(text(fresh)).toBe('')
   fresh.doc.getText('codemirror').insert(0, 'new life')
-  await waitFor(() => server.rooms.get('race')?.doc.getText('codemirror').toString() === 'new life', 'the new edit')
+  await waitFor(() => server.rooms.get('race')?.document.doc.getText('codemirror').toString() === 'new life', 'the new edit')
   fresh.destroy()
   await waitFor(() => server.rooms.get('race') === undefined, 'the room to unload')
   const later = await new TestClient(server.url, 'race').connect()

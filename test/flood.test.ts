@@ -129,7 +129,7 @@ test('a throttled client loses nothing: its edits arrive in order, just later', 
   // 100 updates at 50/s after a burst of 20 take at least ~1.6 s: it was slowed, not dropped.
   expect(seconds).toBeGreaterThan(1.2)
   expect(fast.closeCode).toBeNull()
-  expect(server.rooms.get('slow-down')?.doc.getText('t').toString()).toBe(expected)
+  expect(server.rooms.get('slow-down')?.document.doc.getText('t').toString()).toBe(expected)
 })
 
 test('one frame packing more messages than the burst is closed with 4429; others carry on', async () => {

@@ -80,13 +80,13 @@ describe('an update that Yjs would integrate in part and then refuse', () => {
     r.flushNow()
     await Promise.resolve()
 
-    expect(r.doc.getText('t').toString()).toBe('')
+    expect(r.document.doc.getText('t').toString()).toBe('')
     expect(honest.text).toBe('')
     expect(stored).toEqual([])
     const joiner = new DocPeer('joiner')
     r.join(joiner)
     r.receive(joiner, encodeSyncStep1(Uint8Array.of(0)))
-    expect(Y.encodeStateVector(joiner.doc)).toEqual(Y.encodeStateVector(r.doc))
+    expect(Y.encodeStateVector(joiner.doc)).toEqual(Y.encodeStateVector(r.document.doc))
   })
 
   test('a later valid update with the same ids leaves the server and its peers alike', () => {
@@ -99,9 +99,9 @@ describe('an update that Yjs would integrate in part and then refuse', () => {
     expect(() => r.receive(hostile, encodeUpdate(structsThenBrokenDeleteSet(777, 'xy')))).toThrow(/invalid Yjs update/)
     r.receive(other, encodeUpdate(wellFormed(777, ' z')))
     r.flushNow()
-    expect(r.doc.getText('t').toString()).toBe(' z')
+    expect(r.document.doc.getText('t').toString()).toBe(' z')
     expect(honest.text).toBe(' z')
-    expect(Y.encodeStateVector(honest.doc)).toEqual(Y.encodeStateVector(r.doc))
+    expect(Y.encodeStateVector(honest.doc)).toEqual(Y.encodeStateVector(r.document.doc))
   })
 })
 
@@ -130,7 +130,7 @@ describe('over a real server', () => {
     hostile.send(encodeUpdate(structsThenBrokenDeleteSet(31337, 'kept ', base)))
     expect(await closed).toBe(CloseCode.Malformed)
 
-    const serverText = () => live.rooms.get('partial')?.doc.getText('t').toString()
+    const serverText = () => live.rooms.get('partial')?.document.doc.getText('t').toString()
     expect(serverText()).toBe('honest ') // nothing of the refused update
     await waitFor(() => a.text === serverText() && b.text === serverText(), 'a and b to hold the server\'s text')
     const late = await join()
@@ -155,7 +155,7 @@ describe('what a refused update leaves pending', () => {
     const joiner = new DocPeer('joiner')
     r.join(joiner)
     expect(() => r.receive(joiner, encodeSyncStep1(Uint8Array.of(0)))).not.toThrow()
-    expect(Y.encodeStateVector(joiner.doc)).toEqual(Y.encodeStateVector(r.doc))
-    expect(r.doc.store.pendingStructs).toBeNull()
+    expect(Y.encodeStateVector(joiner.doc)).toEqual(Y.encodeStateVector(r.document.doc))
+    expect(r.document.doc.store.pendingStructs).toBeNull()
   })
 })

@@ -100,14 +100,14 @@ test(`fuzz: ${FRAMES} hostile frames (seed ${SEED}) while honest clients edit`, 
   await editLoop
 
   // Honest clients converge with each other and with the server's document.
-  const serverText = () => live.rooms.get(ROOM)?.doc.getText('t').toString()
+  const serverText = () => live.rooms.get(ROOM)?.document.doc.getText('t').toString()
   await waitFor(() => editors.every((e) => e.text === serverText()), 'honest clients to converge', 30_000).catch((error: unknown) => {
     console.log('DIVERGED', { server: serverText(), clients: editors.map((e) => [e.text, e.closeCode, e.closeReason]), honestErrors, codes: Object.fromEntries(closeCodes), sent, edits })
     throw error
   })
   for (const e of editors) {
     expect(e.closeCode).toBeNull()
-    expect(Y.encodeStateVector(e.doc)).toEqual(Y.encodeStateVector(live.rooms.get(ROOM)!.doc))
+    expect(Y.encodeStateVector(e.doc)).toEqual(Y.encodeStateVector(live.rooms.get(ROOM)!.document.doc))
   }
   expect(honestErrors).toEqual([])
 

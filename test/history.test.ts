@@ -129,7 +129,7 @@ test('a restore brings every shared type back to the version, as an edit every c
   expect(restored).toBe(v1.id)
   expect(before.label).toBe(`Before restoring version ${v1.id}`)
   for (const doc of [a.doc, b.doc, stockDoc]) await waitFor(() => JSON.stringify(content(doc)) === JSON.stringify(atV1), 'the client to show the version')
-  expect(content(server.rooms.get('doc')!.doc)).toEqual(atV1)
+  expect(content(server.rooms.get('doc')!.document.doc)).toEqual(atV1)
   // What the version holds, served as an update, is that content too.
   const stored = new Y.Doc()
   Y.applyUpdate(stored, new Uint8Array(await (await fetch(`${http}/api/rooms/doc/versions/${v1.id}/update`)).arrayBuffer()))
@@ -173,7 +173,7 @@ test('versions name who changed the document since the previous one: token subje
   servers.push(open)
   const ada = await connect(open, 'n', 'Ada')
   ada.doc.getText('codemirror').insert(0, 'by Ada')
-  await waitFor(() => open.rooms.get('n')?.doc.getText('codemirror').length === 6, 'the edit')
+  await waitFor(() => open.rooms.get('n')?.document.doc.getText('codemirror').length === 6, 'the edit')
   expect((await name(open, 'n', null)).authors).toEqual(['Ada'])
 
   // A volatile store (`--storage memory`) is never appended to: it hears of authors as changes
@@ -182,7 +182,7 @@ test('versions name who changed the document since the previous one: token subje
   servers.push(volatile)
   const bo = await connect(volatile, 'v', 'Bo')
   bo.doc.getText('codemirror').insert(0, 'by Bo')
-  await waitFor(() => volatile.rooms.get('v')?.doc.getText('codemirror').length === 5, 'the edit')
+  await waitFor(() => volatile.rooms.get('v')?.document.doc.getText('codemirror').length === 5, 'the edit')
   expect((await name(volatile, 'v', null)).authors).toEqual(['Bo'])
 })
 
@@ -223,7 +223,7 @@ test('versions survive compaction, and unlabelled ones are pruned to --max-versi
   const taken: Array<{ v: Version; text: string }> = []
   for (let round = 0; round < 4; round++) {
     for (let i = 0; i < 8; i++) text.insert(text.length, `${round}.${i} `)
-    await waitFor(() => server.rooms.get('c')?.doc.getText('codemirror').toString() === text.toString(), 'the edits')
+    await waitFor(() => server.rooms.get('c')?.document.doc.getText('codemirror').toString() === text.toString(), 'the edits')
     taken.push({ v: await name(server, 'c', round === 0 ? 'kept' : null), text: text.toString() })
   }
   await server.rooms.compactor.idle()
@@ -243,7 +243,7 @@ test('a restore undoes changes made only to top-level types (text, array, map), 
   a.doc.getText('codemirror').insert(0, 'first draft')
   a.doc.getArray('list').push(['a', 'b'])
   a.doc.getMap('props').set('k', 'v')
-  await waitFor(() => server.rooms.get('flat')?.doc.getText('codemirror').length === 11, 'the edits')
+  await waitFor(() => server.rooms.get('flat')?.document.doc.getText('codemirror').length === 11, 'the edits')
   const v1 = await name(server, 'flat', 'v1')
   const edits: Array<() => void> = [
     () => a.doc.getText('codemirror').insert(11, ' and a second line'),
@@ -253,7 +253,7 @@ test('a restore undoes changes made only to top-level types (text, array, map), 
   const flat = (doc: Y.Doc) => JSON.stringify([doc.getText('codemirror').toString(), doc.getArray('list').toJSON(), doc.getMap('props').toJSON()])
   for (const edit of edits) {
     edit()
-    await waitFor(() => flat(server.rooms.get('flat')!.doc) === flat(a.doc), 'the change')
+    await waitFor(() => flat(server.rooms.get('flat')!.document.doc) === flat(a.doc), 'the change')
     expect((await fetch(`${httpOf(server)}/api/rooms/flat/versions/${v1.id}/restore`, { method: 'POST' })).status).toBe(200)
     await waitFor(() => a.doc.getText('codemirror').toString() === 'first draft' && a.doc.getArray('list').length === 2 && a.doc.getMap('props').get('k') === 'v', 'the restore')
   }

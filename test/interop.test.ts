@@ -46,7 +46,7 @@ describe('y-websocket WebsocketProvider', () => {
     server = await startServer()
     const ours = await join('interop')
     ours.doc.getText('t').insert(0, 'written before the provider came')
-    await waitFor(() => server.rooms.get('interop')?.doc.getText('t').length === 32, 'the server to hold it')
+    await waitFor(() => server.rooms.get('interop')?.document.doc.getText('t').length === 32, 'the server to hold it')
     const p = provider('interop')
     await synced(p)
     const text = p.doc.getText('t')
@@ -69,7 +69,7 @@ describe('y-websocket WebsocketProvider', () => {
       if (i % 5 === 0) await sleep(2)
     }
     b.doc.getText('t').delete(0, 10)
-    const serverText = () => server.rooms.get('pair')?.doc.getText('t').toString()
+    const serverText = () => server.rooms.get('pair')?.document.doc.getText('t').toString()
     await waitFor(() => a.doc.getText('t').toString() === serverText() && b.doc.getText('t').toString() === serverText(), 'convergence')
     expect(serverText()).toHaveLength(70)
   })

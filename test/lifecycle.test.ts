@@ -119,7 +119,7 @@ test('a room without peers is stored and unloaded after the grace period, and a 
     server = await startServer({ store, unloadAfterMs: 200 })
     const a = await new TestClient(server.url, 'grace').connect()
     a.doc.getText('t').insert(0, 'kept')
-    await waitFor(() => server!.rooms.get('grace')?.doc.getText('t').toString() === 'kept', 'the edit to arrive')
+    await waitFor(() => server!.rooms.get('grace')?.document.doc.getText('t').toString() === 'kept', 'the edit to arrive')
     const room = server.rooms.get('grace')
     a.destroy()
     // Back within the grace period: same room object.
@@ -162,7 +162,7 @@ async function churn(s: ConcordServer, prefix: string, n: number): Promise<void>
       Array.from({ length: Math.min(50, n - start) }, (_, i) => new TestClient(s.url, `${prefix}-${start + i}`).connect()),
     )
     for (const c of batch) c.doc.getText('t').insert(0, `line of room ${c.ws.url} `.repeat(300))
-    await waitFor(() => batch.every((c) => s.rooms.get(c.ws.url.split('/').pop()!)?.doc.getText('t').length), 'edits to arrive')
+    await waitFor(() => batch.every((c) => s.rooms.get(c.ws.url.split('/').pop()!)?.document.doc.getText('t').length), 'edits to arrive')
     for (const c of batch) c.destroy()
   }
 }
@@ -254,7 +254,7 @@ test('initial content is applied once, however many joins and instances race', a
     await Promise.all(joiners.map((c) => c.connect()))
     for (const c of joiners) expect(c.text).toBe('# Welcome\n')
     joiners[0].doc.getText('t').insert(10, 'hello')
-    await waitFor(() => other.rooms.get('fresh')?.doc.getText('t').toString().endsWith('hello') === true, 'the edit to arrive')
+    await waitFor(() => other.rooms.get('fresh')?.document.doc.getText('t').toString().endsWith('hello') === true, 'the edit to arrive')
     await server.rooms.flushAll()
     await other.rooms.flushAll()
     // Both instances stored the seed; the text is still there once.

@@ -43,7 +43,7 @@ async function rawSocket(room: string, options: WebSocket.ClientOptions = {}): P
 async function othersCarryOn(room: string, a: TestClient, b: TestClient, tag: string): Promise<void> {
   a.doc.getText('t').insert(0, `${tag}-a `)
   b.doc.getText('t').insert(0, `${tag}-b `)
-  const serverText = () => server.rooms.get(room)?.doc.getText('t').toString()
+  const serverText = () => server.rooms.get(room)?.document.doc.getText('t').toString()
   await waitFor(() => a.text === b.text && a.text === serverText() && a.text.includes(`${tag}-a`) && a.text.includes(`${tag}-b`), 'the others to converge')
   expect(a.closeCode).toBeNull()
   expect(b.closeCode).toBeNull()
@@ -227,7 +227,7 @@ describe('slow consumers', () => {
       }
       if (flooded > 160 * MiB) throw new Error('the slow consumer was never closed')
     }
-    const serverDoc = () => server.rooms.get('flood')?.doc as Y.Doc
+    const serverDoc = () => server.rooms.get('flood')?.document.doc as Y.Doc
     const sameState = (a: Y.Doc, b: Y.Doc) => Buffer.from(Y.encodeStateVector(a)).equals(Buffer.from(Y.encodeStateVector(b)))
     await waitFor(() => sameState(readerDoc, floodDoc) && sameState(serverDoc(), floodDoc), 'the reader to keep up', 30_000)
     await server.rooms.flushAll()
@@ -264,7 +264,7 @@ describe('large frames to healthy peers', () => {
     server = await startServer({ maxBufferedBytes: 64 * 1024 })
     const writer = await join('large')
     for (let i = 0; i < 8; i++) writer.doc.getText('t').insert(0, String(i).repeat(1024 * 1024))
-    await waitFor(() => server.rooms.get('large')?.doc.getText('t').length === 8 * 1024 * 1024, 'the server to hold 8 MiB', 20_000)
+    await waitFor(() => server.rooms.get('large')?.document.doc.getText('t').length === 8 * 1024 * 1024, 'the server to hold 8 MiB', 20_000)
     const joiner = await join('large')
     expect(joiner.text).toBe(writer.text)
     await sleep(200)

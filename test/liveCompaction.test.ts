@@ -25,7 +25,7 @@ async function typeAndCompact(client: TestClient, from: number, to: number): Pro
     client.doc.getText('t').insert(client.doc.getText('t').length, `${i};`)
     await sleep(1) // one row per edit: the server merges the edits of one turn
   }
-  await waitFor(() => server!.rooms.get('doc')?.doc.getText('t').toString() === client.text, 'the server to have every edit')
+  await waitFor(() => server!.rooms.get('doc')?.document.doc.getText('t').toString() === client.text, 'the server to have every edit')
   await server!.rooms.flushAll()
   await server!.rooms.compactor.idle()
 }

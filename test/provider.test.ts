@@ -102,7 +102,7 @@ describe('against the server', () => {
     await waitFor(() => peer.text === 'from provider ', 'peer to see the edit')
     peer.doc.getText('t').insert(peer.text.length, 'and from peer')
     await waitFor(() => text(p) === 'from provider and from peer', 'provider to see the edit')
-    expect(server.rooms.get('sync')?.doc.getText('t').toString()).toBe('from provider and from peer')
+    expect(server.rooms.get('sync')?.document.doc.getText('t').toString()).toBe('from provider and from peer')
   })
 
   test('saved only once the store holds every edit', async () => {
@@ -115,7 +115,7 @@ describe('against the server', () => {
     gate.hold()
     p.doc.getText('t').insert(0, 'kept')
     expect(p.state.saved).toBe(false)
-    await waitFor(() => server.rooms.get('saved')?.doc.getText('t').toString() === 'kept', 'server to apply the edit')
+    await waitFor(() => server.rooms.get('saved')?.document.doc.getText('t').toString() === 'kept', 'server to apply the edit')
     await sleep(200)
     expect(p.state.saved).toBe(false) // applied, relayed, but not stored yet
     expect(await storedText(gate.store, 'saved')).toBe('')
@@ -247,10 +247,10 @@ describe('against the server', () => {
     p.doc.getText('t').insert(0, 'while disconnected')
     await sleep(300)
     expect(p.state.status).toBe('offline')
-    expect(server.rooms.get('manual')?.doc.getText('t').toString()).toBe('')
+    expect(server.rooms.get('manual')?.document.doc.getText('t').toString()).toBe('')
     p.connect()
     await waitFor(() => ready(p) && p.state.saved, 'back and saved')
-    expect(server.rooms.get('manual')?.doc.getText('t').toString()).toBe('while disconnected')
+    expect(server.rooms.get('manual')?.document.doc.getText('t').toString()).toBe('while disconnected')
   })
 })
 

@@ -53,7 +53,7 @@ test("a read-only client's edits reach neither the document, storage nor other c
   // Nothing of it anywhere: room document, other clients, storage.
   await server.rooms.flushAll()
   const room = server.rooms.get('notes/ro')
-  expect(room?.doc.getText('t').toString()).toBe('base more')
+  expect(room?.document.doc.getText('t').toString()).toBe('base more')
   expect(writer.text).toBe('base more')
   expect(other.text).toBe('base more')
   expect(await storedText(store, 'notes/ro')).toBe('base more')
@@ -78,7 +78,7 @@ test('a stock y-websocket client with a read token follows the document and is t
     writer.doc.getText('t').insert(5, ' world')
     await waitFor(() => doc.getText('t').toString().endsWith('hello world'), 'the stock client to follow')
     await waitFor(() => warn.mock.calls.some((c) => String(c[0]).includes('Permission denied')), 'the permission-denied warning')
-    expect(server.rooms.get('doc')?.doc.getText('t').toString()).toBe('hello world')
+    expect(server.rooms.get('doc')?.document.doc.getText('t').toString()).toBe('hello world')
     expect(writer.text).toBe('hello world')
     expect(provider.wsconnected).toBe(true)
   } finally {

@@ -57,7 +57,7 @@ async function randomEdits(all: TestClient[], rounds: number, seed: number): Pro
 }
 
 async function converged(room: string, all: TestClient[]): Promise<string> {
-  const serverText = () => server.rooms.get(room)?.doc.getText('t').toString()
+  const serverText = () => server.rooms.get(room)?.document.doc.getText('t').toString()
   await waitFor(() => all.every((c) => c.text === serverText()), 'every replica to match the server', 15_000)
   return serverText() as string
 }
@@ -69,7 +69,7 @@ describe('joining', () => {
     a.doc.getText('t').insert(0, 'before you came')
     a.awareness.setLocalState({ name: 'Ada' })
     const room = () => server.rooms.get('join')
-    await waitFor(() => room()?.doc.getText('t').length === 15 && room()?.presence.size === 1, 'the server to hold the edit and the state')
+    await waitFor(() => room()?.document.doc.getText('t').length === 15 && room()?.presence.size === 1, 'the server to hold the edit and the state')
 
     // A client that says nothing at all.
     const b = new TestClient(server.url, 'join')
@@ -78,7 +78,7 @@ describe('joining', () => {
     await waitFor(() => b.received.length >= 2, 'the greeting')
     await sleep(50)
     expect(b.received.map((m) => m.type)).toEqual(['syncStep1', 'awareness'])
-    expect(b.received[0]).toEqual({ type: 'syncStep1', stateVector: Y.encodeStateVector(room()!.doc) })
+    expect(b.received[0]).toEqual({ type: 'syncStep1', stateVector: Y.encodeStateVector(room()!.document.doc) })
     expect(awarenessClients(b.received[1])).toEqual([a.doc.clientID])
     expect(b.awareness.getStates().get(a.doc.clientID)).toEqual({ name: 'Ada' })
   })
@@ -259,7 +259,7 @@ describe('nothing new, nothing relayed', () => {
     // Send the second update before the first: the server holds it pending and stores it,
     // but sends peers nothing they would only hold pending too.
     sender.sendRaw(encodeUpdate(updates[1]))
-    await waitFor(() => server.rooms.get('pending')?.doc.store.pendingStructs != null, 'the room to hold it pending')
+    await waitFor(() => server.rooms.get('pending')?.document.doc.store.pendingStructs != null, 'the room to hold it pending')
     await server.rooms.flushAll()
     expect((await store.load('pending')).length).toBe(1)
     expect(watcher.count('update')).toBe(0)

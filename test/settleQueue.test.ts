@@ -37,19 +37,19 @@ const nextIteration = (): Promise<void> => new Promise((resolve) => setImmediate
 it('rooms whose batches fill together are integrated over several iterations, not at once', async () => {
   const typed = keystrokes(7, MAX_HELD)
   const all = Array.from({ length: 100 }, (_, i) => openRoom(`room-${i}`))
-  for (const { room, peer } of all) for (const u of typed) room.apply(u, peer, true)
+  for (const { room, peer } of all) for (const u of typed) room.document.apply(u, peer, true)
   // Relayed, not yet integrated: the turn that filled them sends before anything integrates.
-  expect(all.every(({ room }) => room.heldUpdates === MAX_HELD)).toBe(true)
+  expect(all.every(({ room }) => room.document.heldUpdates === MAX_HELD)).toBe(true)
 
   await nextIteration()
-  const left = all.filter(({ room }) => room.heldUpdates > 0).length
+  const left = all.filter(({ room }) => room.document.heldUpdates > 0).length
   expect(left).toBeGreaterThan(0) // a budget per iteration, not all hundred in one go
   expect(left).toBeLessThan(100) // but the queue did start
 
-  for (let i = 0; i < 1000 && all.some(({ room }) => room.heldUpdates > 0); i++) await nextIteration()
-  expect(all.map(({ room }) => room.heldUpdates)).toEqual(all.map(() => 0)) // without anyone reading them
+  for (let i = 0; i < 1000 && all.some(({ room }) => room.document.heldUpdates > 0); i++) await nextIteration()
+  expect(all.map(({ room }) => room.document.heldUpdates)).toEqual(all.map(() => 0)) // without anyone reading them
   const text = 'abcdefghijklmnopqrstuvwxyz'.repeat(20).slice(0, MAX_HELD)
-  for (const { room } of all) expect(room.doc.getText('codemirror').toString()).toBe(text)
+  for (const { room } of all) expect(room.document.doc.getText('codemirror').toString()).toBe(text)
 })
 
 it('a batch that fills faster than the queue drains is integrated at its bound', () => {
@@ -57,9 +57,9 @@ it('a batch that fills faster than the queue drains is integrated at its bound',
   const bound = OVERFULL * MAX_HELD
   let most = 0
   for (const u of keystrokes(9, 3 * bound)) {
-    room.apply(u, peer, true)
-    most = Math.max(most, room.heldUpdates)
+    room.document.apply(u, peer, true)
+    most = Math.max(most, room.document.heldUpdates)
   }
   expect(most).toBe(bound - 1) // integrated in the same turn when it reached the bound
-  expect(room.doc.getText('codemirror').length).toBe(3 * bound)
+  expect(room.document.doc.getText('codemirror').length).toBe(3 * bound)
 })

@@ -55,7 +55,7 @@ function roomOver(sleeps: boolean, stored: Uint8Array[]): Room {
     empty: () => undefined,
     failed: (_room, error) => { throw error },
   }, { sleeps })
-  room.restore(stored)
+  room.document.restore(stored)
   return room
 }
 
@@ -105,7 +105,7 @@ function run(seed: number, sleeps: boolean, steps: number): Outcome {
     const peer = rng.pick(peers)
     if (r < 0.08) {
       room.flushNow()
-      if (room.sleep()) slept++
+      if (room.document.sleep()) slept++
     } else if (r < 0.12) {
       const joiner = new DocPeer(`j${joiners.length}`, 100 + joiners.length)
       joiners.push(joiner)
@@ -118,9 +118,9 @@ function run(seed: number, sleeps: boolean, steps: number): Outcome {
     } else {
       randomEdit(peer.doc, rng.pick(SHAPES), rng)
       if (rng.chance(0.7)) {
-        const [asleep, version] = [room.sleeping, room.version]
+        const [asleep, version] = [room.document.sleeping, room.document.version]
         sendEdits(room, peer)
-        if (asleep && room.sleeping && room.version > version) keptAsleep++
+        if (asleep && room.document.sleeping && room.document.version > version) keptAsleep++
       }
     }
   }
@@ -142,7 +142,7 @@ function differences(outcome: Outcome, want: string, truth: Y.Doc): string[] {
   const late = new DocPeer('late', 99)
   joinPeer(outcome.room, late)
   check('a late joiner', late.doc)
-  check('the room', outcome.room.doc)
+  check('the room', outcome.room.document.doc)
   check('the store', docOf(outcome.stored))
   return problems
 }
@@ -167,7 +167,7 @@ group('a sleeping room equals one awake throughout and plain Yjs', () => {
       const want = describe(truth)
       expect(differences(awake, want, truth)).toEqual([])
       expect(differences(asleep, want, truth)).toEqual([])
-      expect(describe(asleep.room.doc)).toBe(describe(awake.room.doc))
+      expect(describe(asleep.room.document.doc)).toBe(describe(awake.room.document.doc))
     })
   }
 })
@@ -224,7 +224,7 @@ group('EncodedDoc', () => {
     const room = roomOver(true, updates.slice())
     const peer = new DocPeer('fresh', 5)
     joinPeer(room, peer)
-    expect(room.sleeping).toBe(true)
+    expect(room.document.sleeping).toBe(true)
     expect(peer.doc.getText('t').toString()).toBe(doc.getText('t').toString())
   })
 
@@ -233,11 +233,11 @@ group('EncodedDoc', () => {
       const room = roomOver(sleeps, stored().updates)
       const peer = new DocPeer('keepalive', 6)
       joinPeer(room, peer)
-      const version = room.version
+      const version = room.document.version
       room.receive(peer, encodeUpdate(Uint8Array.of(0, 0)))
       room.flushNow()
-      expect(room.version).toBe(version)
-      expect(room.sleeping).toBe(sleeps)
+      expect(room.document.version).toBe(version)
+      expect(room.document.sleeping).toBe(sleeps)
     }
   })
 
@@ -271,7 +271,7 @@ group('over a real server with SQLite and stock clients', () => {
     writer.doc.getText('t').insert(0, 'stored text ')
     writer.doc.getText('rich').insert(0, 'bold', { bold: true })
     writer.doc.getMap('m').set('inner', new Y.Map([['k', 1]]))
-    await waitFor(() => server!.rooms.get('sleepy')?.version === 3, 'the writer\'s edits to arrive')
+    await waitFor(() => server!.rooms.get('sleepy')?.document.version === 3, 'the writer\'s edits to arrive')
     kit.destroyAll()
     await server.close()
 
@@ -281,14 +281,14 @@ group('over a real server with SQLite and stock clients', () => {
     const room = () => live.rooms.get('sleepy')!
     const a = kit.yjs13('y-websocket@1.5.4', 'sleepy')
     await waitFor(() => a.synced && a.doc.getText('t').toString() === 'stored text ', 'a fresh joiner to get the stored text')
-    expect(room().sleeping).toBe(true)
+    expect(room().document.sleeping).toBe(true)
     expect(await (await fetch(`${live.url.replace(/^ws/, "http")}/metrics`)).text()).toMatch(/^concord_rooms_asleep 1$/m)
     expect((a.doc.getMap('m').get('inner') as Y.Map<number>).get('k')).toBe(1)
 
     // A plain edit is relayed, stored and kept without building the document; a stock client
     // joining after it has the whole document when it says it is synced (one sync step 2).
     a.doc.getText('t').insert(0, 'typed ')
-    await waitFor(() => room().version === 2, 'the edit to arrive')
+    await waitFor(() => room().document.version === 2, 'the edit to arrive')
     const atSync: string[] = []
     const d = kit.yjs13('y-websocket@3.1.0', 'sleepy')
     ;(d as unknown as { on(event: 'sync', f: (synced: boolean) => void): void }).on('sync', (synced) => { if (synced) atSync.push(d.doc.getText('t').toString()) })
@@ -296,23 +296,23 @@ group('over a real server with SQLite and stock clients', () => {
     expect(atSync[0]).toBe('typed stored text ')
     const b = kit.replica14(kit.yjs14('sleepy'))
     await waitFor(() => b.read().getText('t').toString() === 'typed stored text ', 'a second joiner (Yjs 14) to get the edit')
-    expect(room().sleeping).toBe(true)
+    expect(room().document.sleeping).toBe(true)
 
     // A nested edit needs the Y.Doc to judge it: the room wakes, and everyone gets it.
     ;(a.doc.getMap('m').get('inner') as Y.Map<number>).set('k', 2)
     a.doc.getMap('m').set('added', new Y.Array())
     await waitFor(() => b.read().getMap('m').has('added'), 'the nested edit to reach b')
-    expect(room().sleeping).toBe(false)
+    expect(room().document.sleeping).toBe(false)
 
     // Quiet: asleep again, and a later joiner still gets everything.
-    await waitFor(() => room().sleeping, 'the room to fall asleep again')
+    await waitFor(() => room().document.sleeping, 'the room to fall asleep again')
     const c = kit.yjs13('y-websocket@2.1.0', 'sleepy')
     await waitFor(() => c.synced && c.doc.getMap('m').has('added'), 'a later joiner to sync')
-    const want = describeAll(room().doc)
+    const want = describeAll(room().document.doc)
     expect(describeAll(a.doc)).toBe(want)
     expect(describeAll(c.doc)).toBe(want)
     expect(describeAll(b.read())).toBe(want)
-    expect(Y.encodeStateVector(c.doc)).toEqual(Y.encodeStateVector(room().doc))
+    expect(Y.encodeStateVector(c.doc)).toEqual(Y.encodeStateVector(room().document.doc))
     kit.destroyAll()
     await server.close()
     server = undefined

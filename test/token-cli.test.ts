@@ -54,7 +54,7 @@ test('a read token for notes/* opens notes rooms read-only and nothing else', as
   reader.doc.getText('t').insert(0, 'ignored')
   writer.doc.getText('t').insert(0, 'kept')
   await waitFor(() => reader.text.includes('kept') && reader.count('auth') === 1, 'the reader to follow and be told')
-  expect(server.rooms.get('notes/today')?.doc.getText('t').toString()).toBe('kept')
+  expect(server.rooms.get('notes/today')?.document.doc.getText('t').toString()).toBe('kept')
   for (const room of ['notes/a/b', 'other']) {
     const r = await attempt(`${server.url}/${room}?token=${token}`)
     expect(r.open ? 'open' : r.status).toBe(403)
@@ -73,7 +73,7 @@ test('--private-key signs for a server started with --auth-public-key', async ()
   const c = await new TestClient(server.url, 'shared', `?token=${out.stdout.trim()}`).connect()
   clients.push(c)
   c.doc.getText('t').insert(0, 'signed')
-  await waitFor(() => server?.rooms.get('shared')?.doc.getText('t').toString() === 'signed', 'the edit to land')
+  await waitFor(() => server?.rooms.get('shared')?.document.doc.getText('t').toString() === 'signed', 'the edit to land')
 })
 
 test('a token outlives its --ttl by nothing', async () => {

@@ -121,21 +121,21 @@ it('a room integrates every update it held back without error (mutated updates, 
   for (let episode = 0; episode < 2000; episode++) {
     const room = new Room('fuzz', { persist: (_name, _update, done) => done(), empty: () => undefined, failed: () => undefined })
     const k = 1 + int(sources.length - 8)
-    room.restore(sources.slice(0, k))
+    room.document.restore(sources.slice(0, k))
     room.join(peer)
     for (let j = 0; j < 6; j++) {
       const bytes = Uint8Array.from(sources[k + j])
       if (next() < 0.7) for (let flips = 1 + int(3); flips > 0; flips--) bytes[int(bytes.length)] = int(256)
-      const before = room.heldUpdates
+      const before = room.document.heldUpdates
       try {
-        room.apply(bytes, peer, true)
-        if (room.heldUpdates > before) held++
+        room.document.apply(bytes, peer, true)
+        if (room.document.heldUpdates > before) held++
       } catch (error) {
         expect(error).toBeInstanceOf(ProtocolError) // refused at once: the sender is closed then
         refused++
       }
     }
-    expect(room.doc.getText('codemirror').length).toBeGreaterThan(0) // integrates what was held
+    expect(room.document.doc.getText('codemirror').length).toBeGreaterThan(0) // integrates what was held
     expect(closed, `episode ${episode}`).toEqual([]) // nothing held back failed later
     room.destroy()
   }

@@ -30,7 +30,7 @@ test('a room typed in, left and reopened has its text; the store holds one snaps
   clients.push(a)
   const text = a.doc.getText('t')
   for (const ch of 'kept in memory') text.insert(text.length, ch)
-  await waitFor(() => server.rooms.get('notes')?.doc.getText('t').toString() === 'kept in memory', 'the edits to arrive')
+  await waitFor(() => server.rooms.get('notes')?.document.doc.getText('t').toString() === 'kept in memory', 'the edits to arrive')
   expect(await store.load('notes')).toEqual([]) // nothing appended per keystroke
   a.destroy()
   await waitFor(() => server.rooms.size === 0, 'the room to unload')
@@ -50,7 +50,7 @@ test('a room reopened unchanged is not stored again; one changed again replaces 
   const visit = async (edit: string) => {
     const c = await new TestClient(server.url, 'r').connect()
     if (edit) c.doc.getText('t').insert(0, edit)
-    await waitFor(() => server.rooms.get('r')?.doc.getText('t').toString().startsWith(edit) === true, 'the edit')
+    await waitFor(() => server.rooms.get('r')?.document.doc.getText('t').toString().startsWith(edit) === true, 'the edit')
     c.destroy()
     await waitFor(() => server.rooms.size === 0, 'the room to unload')
   }
@@ -77,7 +77,7 @@ test('a server closing gives an embedder\'s store every room; the next server ov
   const first = await start(store)
   const a = await new TestClient(first.url, 'embedded').connect()
   a.doc.getText('t').insert(0, 'survives a server')
-  await waitFor(() => first.rooms.get('embedded')?.doc.getText('t').toString() === 'survives a server', 'the edit')
+  await waitFor(() => first.rooms.get('embedded')?.document.doc.getText('t').toString() === 'survives a server', 'the edit')
   a.destroy()
   await first.close()
   servers.splice(servers.indexOf(first), 1)

@@ -88,7 +88,7 @@ test('a room edited without pause is still reported; shutdown delivers what is p
   }
   const count = hook.got.length
   a.doc.getText('t').insert(0, 'last')
-  await waitFor(() => server.rooms.get('busy')?.doc.getText('t').toString().startsWith('last') === true, 'the last edit')
+  await waitFor(() => server.rooms.get('busy')?.document.doc.getText('t').toString().startsWith('last') === true, 'the last edit')
   await server.close() // well within the 150 ms debounce: delivered by the shutdown
   cleanup.shift()
   await waitFor(() => hook.got.length > count, 'the pending delivery at shutdown', 10_000)

@@ -132,13 +132,13 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
     const room = shared.room
     if (!room) return
     const awareness = wantAwareness ? ownAwareness(room) : null
-    send(shared.channel, encodeState(instance, target, wantAwareness, Y.encodeStateVector(room.doc), digestOf(shared, room.doc), awareness))
+    send(shared.channel, encodeState(instance, target, wantAwareness, Y.encodeStateVector(room.document.doc), digestOf(shared, room.document.doc), awareness))
   }
 
   function applyUpdate(shared: SharedRoom, room: Room, update: Uint8Array): void {
     if (isEmptyUpdate(update)) return
     try {
-      room.apply(update, 'cluster')
+      room.document.apply(update, 'cluster')
     } catch (error) {
       log?.warn({ err: error, room: shared.name }, 'invalid update from another instance')
     }
@@ -180,10 +180,10 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
           log?.warn({ err: error, room: shared.name }, 'invalid state vector from another instance')
           return
         }
-        const mine = Y.decodeStateVector(Y.encodeStateVector(room.doc))
-        const differs = ahead(mine, theirs) || !sameBytes(digestOf(shared, room.doc), message.digest)
+        const mine = Y.decodeStateVector(Y.encodeStateVector(room.document.doc))
+        const differs = ahead(mine, theirs) || !sameBytes(digestOf(shared, room.document.doc), message.digest)
         if (differs || message.wantAwareness) {
-          const update = differs ? Y.encodeStateAsUpdate(room.doc, message.stateVector) : null
+          const update = differs ? Y.encodeStateAsUpdate(room.document.doc, message.stateVector) : null
           const awareness = message.wantAwareness ? ownAwareness(room) : null
           send(shared.channel, encodeMissing(instance, message.from, update, awareness))
         }
@@ -318,8 +318,8 @@ export async function createRedisCluster(options: RedisClusterOptions): Promise<
       shared.room = room
       shared.store = store
       const dirty = () => { shared.digest = null }
-      room.doc.on('update', dirty)
-      shared.stopWatching = () => room.doc.off('update', dirty)
+      room.document.doc.on('update', dirty)
+      shared.stopWatching = () => room.document.doc.off('update', dirty)
       const early = shared.early
       shared.early = []
       shared.earlyBytes = 0

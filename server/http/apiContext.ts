@@ -54,7 +54,7 @@ export interface ApiContext extends ApiOptions {
 }
 
 /// A document holding a stored state (updates, snapshot first), as a loaded room would hold
-/// it (in a local transaction, as `Room.restore` does: reading makes no formatting cleanup).
+/// it (in a local transaction, as `RoomDocument.restore` does: reading makes no formatting cleanup).
 export function docOf(updates: readonly Uint8Array[]): Y.Doc {
   const doc = new Y.Doc({ gc: true })
   try {
@@ -133,7 +133,7 @@ export function apiContext(options: ApiOptions): ApiContext {
     const loaded = rooms.get(name) // maybe loaded while storage answered: it may hold more
     if (loaded) {
       stored?.destroy()
-      return read(loaded.doc)
+      return read(loaded.document.doc)
     }
     if (!stored) throw new HttpError(404, 'no such room')
     try {

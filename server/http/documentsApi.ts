@@ -149,7 +149,7 @@ export async function applyEdit(
   if (api.closing()) throw new HttpError(503, 'server is shutting down', { 'retry-after': '1' })
   await api.withRoom(name, async (room) => {
     try {
-      room.apply(typeof update === 'function' ? update(room.doc) : update, 'api', false, user)
+      room.document.apply(typeof update === 'function' ? update(room.document.doc) : update, 'api', false, user)
     } catch (error) {
       throw new HttpError(error instanceof DeletedDocumentError ? 410 : 400, (error as Error).message)
     }

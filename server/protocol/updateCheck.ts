@@ -1,7 +1,7 @@
 // Reading a Yjs update (v1 encoding) without integrating it: is it well formed, and is it
 // "plain" (text and list edits under root types) so that integrating it later cannot fail?
 // A room relays and stores a plain update at once and folds it into its document in batches
-// (see `Room.settle`); anything else is integrated at once by Yjs, which judges it.
+// (see `RoomDocument.settle`); anything else is integrated at once by Yjs, which judges it.
 //
 // Layout (yjs `readClientsStructRefs`, `readDeleteSet`): varUint clients; per client varUint
 // structs, varUint client, varUint clock, then structs: an info byte whose low 5 bits name the

@@ -20,5 +20,5 @@ export interface Peer {
 }
 
 /// Where an update came from: a connected peer, the HTTP API, another instance, or the
-/// room's own document (see `Room`'s constructor).
+/// room's own document (see `RoomDocument`'s `wake`).
 export type Origin = Peer | 'api' | 'cluster' | 'server'

@@ -51,7 +51,7 @@ export interface RoomsOptions {
   /// A deterministic update (see storage/seed.ts) applied to, and stored in, every room that
   /// loads empty.
   seed?: Uint8Array
-  /// Bytes of updates with missing dependencies a room holds (see `Room`); default no limit.
+  /// Bytes of updates with missing dependencies a room holds (see `Integrator`); default no limit.
   maxPendingBytes?: number
   /// When versions are taken (see `Versioning`); default: only on request.
   versions?: VersioningOptions
@@ -168,10 +168,10 @@ export class Rooms {
     for (const e of this.entries.values()) if (e.room) yield e.room
   }
 
-  /// Number of loaded rooms asleep (see `Room.sleep`).
+  /// Number of loaded rooms asleep (see `RoomDocument.sleep`).
   get asleep(): number {
     let n = 0
-    for (const room of this.loaded()) if (room.sleeping) n++
+    for (const room of this.loaded()) if (room.document.sleeping) n++
     return n
   }
 
@@ -201,7 +201,7 @@ export class Rooms {
         }
         fresh.room = room
         fresh.loading = null
-        fresh.kept = room.version // what it loaded (a seed is appended as it loads)
+        fresh.kept = room.document.version // what it loaded (a seed is appended as it loads)
         // A long stored log is compacted, but not before the joiners waiting for the load are
         // served: asleep, serving the first folds the log, and the compaction then takes that.
         if (this.sleeps) setTimeout(() => this.grew(name, 0, 0), COMPACT_AFTER_LOAD_MS).unref()
@@ -242,10 +242,10 @@ export class Rooms {
     entry.logCount = Math.max(0, updates.length - 1)
     for (let i = 1; i < updates.length; i++) entry.logBytes += updates[i].length
     const room = new Room(name, this.hooks, { maxPendingBytes: this.options.maxPendingBytes, sleeps: this.sleeps })
-    if (tombstone) room.tombstone = tombstoneClocks(tombstone)
+    if (tombstone) room.document.tombstone = tombstoneClocks(tombstone)
     const seed = updates.length === 0 ? this.options.seed : undefined
     try {
-      room.restore(seed ? [seed] : updates)
+      room.document.restore(seed ? [seed] : updates)
     } catch (error) {
       room.destroy()
       cluster?.left(name, null)
@@ -266,7 +266,7 @@ export class Rooms {
   private liveSnapshot(name: string, inputs: readonly Uint8Array[]): Uint8Array | null {
     const entry = this.entries.get(name)
     if (this.options.cluster || !entry?.room || inputs.length !== entry.stored) return null
-    return entry.room.snapshotAtHand
+    return entry.room.document.snapshotAtHand
   }
 
   // A room's log grew (or was loaded): queue a compaction once it passes a threshold.
@@ -342,7 +342,7 @@ export class Rooms {
     // whatever rows of it are still in flight from this or another instance.
     const [stored, old] = await Promise.all([storage.load(name), storage.tombstone(name)])
     const live = this.get(name)
-    const tombstone = tombstoneFor(stored, live ? live.stateVector : null, old)
+    const tombstone = tombstoneFor(stored, live ? live.document.stateVector : null, old)
     const removed = await storage.deleteRoom(name, tombstone)
     const loaded = this.dropDeleted(name)
     this.options.cluster?.deleted(name)
@@ -363,7 +363,7 @@ export class Rooms {
     if (entry.unloadTimer) clearTimeout(entry.unloadTimer)
     const room = entry.room
     if (!room) return null // still loading: its load finishes into nothing (see `acquire`)
-    const stateVector = room.stateVector
+    const stateVector = room.document.stateVector
     this.options.cluster?.left(name, room)
     for (const peer of [...room.peers.keys()]) peer.close(CloseCode.DocumentDeleted, 'document deleted')
     room.destroy()
@@ -373,10 +373,10 @@ export class Rooms {
 
   /// Give a volatile store the room's whole state, if it changed since the store last had it.
   private keep(room: Room, entry: Entry): void {
-    if (!this.volatile || room.version === entry.kept) return
+    if (!this.volatile || room.document.version === entry.kept) return
     try {
-      this.options.storage.replace!(room.name, room.snapshot)
-      entry.kept = room.version
+      this.options.storage.replace!(room.name, room.document.snapshot)
+      entry.kept = room.document.version
     } catch (error) {
       this.options.log?.(`keeping room ${JSON.stringify(room.name)} failed`, error) // a closed store
     }

@@ -17,13 +17,13 @@ export function sleeper(rooms: LoadedRooms, afterMs: number): () => void {
   const seen = new WeakMap<Room, { version: number; looks: number }>()
   const timer = setInterval(() => {
     for (const room of rooms()) {
-      if (room.sleeping) {
+      if (room.document.sleeping) {
         seen.delete(room)
         continue
       }
       const last = seen.get(room)
-      if (!last || last.version !== room.version) seen.set(room, { version: room.version, looks: 1 })
-      else if (++last.looks >= LOOKS && room.sleep()) seen.delete(room)
+      if (!last || last.version !== room.document.version) seen.set(room, { version: room.document.version, looks: 1 })
+      else if (++last.looks >= LOOKS && room.document.sleep()) seen.delete(room)
     }
   }, Math.max(5, afterMs / (LOOKS - 1)))
   timer.unref()

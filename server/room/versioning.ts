@@ -71,7 +71,7 @@ export class Versioning {
     // Deleted (or unloaded and destroyed) meanwhile: nothing left to take a version of.
     if (this.events.room(room.name) !== room) return null
     // The store knows the authors: from each append, or (volatile) from `noteChange`.
-    const info = await this.storage.addVersion(room.name, { update: room.snapshot, label, authors: [], onlyIfChanged })
+    const info = await this.storage.addVersion(room.name, { update: room.document.snapshot, label, authors: [], onlyIfChanged })
     if (info) await this.storage.pruneVersions(room.name, this.retention())
     return info
   }

@@ -78,7 +78,7 @@ describe.skipIf(!available)('access, share links and refusals in Chromium', () =
 
   const problem = (page: Page) => page.locator('#problem')
   const status = (page: Page) => page.locator('#status').getAttribute('data-status')
-  const serverText = (room: string) => server?.rooms.get(room)?.doc.getText(TEXT).toString() ?? '<no room>'
+  const serverText = (room: string) => server?.rooms.get(room)?.document.doc.getText(TEXT).toString() ?? '<no room>'
 
   /// The payload of a JWT (not verified: the server does that).
   function claims(token: string): Record<string, unknown> {

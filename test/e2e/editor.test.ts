@@ -49,7 +49,7 @@ describe.skipIf(!available)('collaborative editor in Chromium', () => {
     return tab
   }
 
-  const serverText = (room: string): string => server.rooms.get(room)?.doc.getText(TEXT).toString() ?? '<no room>'
+  const serverText = (room: string): string => server.rooms.get(room)?.document.doc.getText(TEXT).toString() ?? '<no room>'
 
   /// Wait until every tab and the server hold the same text; returns it.
   async function converged(room: string, pages: Page[], timeoutMs = 30_000): Promise<string> {

@@ -232,7 +232,7 @@ describe.skipIf(!available)('Tiptap, Quill and CodeMirror over the stock y-webso
   const roomDoc = (room: string): Y.Doc => {
     const r = server.rooms.get(room)
     if (!r) throw new Error(`room ${room} is not loaded on the server`)
-    return r.doc
+    return r.document.doc
   }
 
   const tiptapShared = (room: string): string => roomDoc(room).getXmlFragment(TIPTAP_FIELD).toString()

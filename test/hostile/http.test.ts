@@ -205,7 +205,7 @@ test('a token granting */** or ?/** lists only the rooms it grants', async () =>
     clients.push(c)
     await c.connect()
     c.doc.getText('t').insert(0, room)
-    await waitFor(() => server.rooms.get(room)?.version !== undefined && server.rooms.get(room)!.doc.getText('t').length > 0, 'the edit')
+    await waitFor(() => server.rooms.get(room)?.document.version !== undefined && server.rooms.get(room)!.document.doc.getText('t').length > 0, 'the edit')
   }
   const list = async (rooms: string[]) => {
     const res = await request(server, '/api/rooms', { headers: { authorization: `Bearer ${await sign({ rooms })}` } })

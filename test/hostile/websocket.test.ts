@@ -170,6 +170,6 @@ test('updates whose dependencies never come: a room holds at most --max-pending-
   expect(pieces.length).toBe(10)
   for (const piece of pieces.slice(1)) ws.send(encodeUpdate(piece))
   expect(await closed).toBe(1013)
-  expect(pendingBytes(s.rooms.get('pending')!.doc)).toBeLessThanOrEqual(limit)
+  expect(pendingBytes(s.rooms.get('pending')!.document.doc)).toBeLessThanOrEqual(limit)
   await stillServed(pair)
 })
