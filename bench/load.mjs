@@ -16,6 +16,7 @@ import { MiB, coldloadDocument, stormDocument, updateHasContent, updateHasVector
 import { Worker } from 'node:worker_threads'
 import { pathToFileURL } from 'node:url'
 import { join as joinPath } from 'node:path'
+import { readFileSync, rmSync } from 'node:fs'
 
 const cfg = JSON.parse(process.argv[2])
 const EMPTY_SV = Y.encodeStateVector(new Y.Doc())
@@ -914,15 +915,48 @@ function updateText(update) {
 /// `minutes` of a realistic mix on one server alone: `rooms` rooms, each with `writers` typing
 /// `rate` keystrokes a second and `readers` readers; every `churn` seconds one reader of each
 /// room leaves and a fresh one joins (a whole sync of a growing document). Every `sample`
-/// seconds: the server's RSS, the round trips of WebSocket pings sent every 100 ms on a
-/// connection of its own (answered from the server's event loop: its lag seen from outside),
-/// and the window's deliveries, delivery p99 and joins. Reported with the RSS trend: the
-/// least-squares slope over the second half, in MB per hour.
+/// seconds: the server's RSS, then its memory after a full GC (live heap, RSS, external,
+/// array buffers: what holds data, apart from what the allocators keep), the round trips of
+/// WebSocket pings sent every 100 ms on a connection of its own (answered from the server's
+/// event loop: its lag seen from outside), and the window's deliveries, delivery p99 and
+/// joins. Reported with the trends: least-squares slopes over the second half, in MB per hour,
+/// beside the documents' encoded size at the end (every server must hold them).
 async function soak(targets, params) {
-  return Promise.all(targets.map((T) => soakOne(T, params)))
+  // Set-up (connecting, making and framing a writer's keystrokes) blocks this process for
+  // seconds per server: every server is set up before any clock starts, or one's first window
+  // measured the generator making another's keystrokes (a 15 s ping, joins timed out).
+  const ready = barrier(targets.length)
+  const typed = new Map() // writer id -> its keystrokes, alike on every server
+  return Promise.all(targets.map((T) => soakOne(T, params, { heapDir: cfg.heapDir, ready, typed })))
 }
 
-async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sample }) {
+/// A function each of `n` callers awaits; it resolves once all `n` have called it.
+function barrier(n) {
+  let open
+  const all = new Promise((resolve) => { open = resolve })
+  return () => {
+    if (--n === 0) open()
+    return all
+  }
+}
+
+/// A server's memory right after a full GC, which it writes to `<pid>.json` in `dir` on
+/// SIGUSR2 (servers/common.mjs); null without a `dir` or if it does not answer in 2 s.
+async function memoryAfterGc(T, dir) {
+  if (!dir) return null
+  const file = joinPath(dir, `${T.pid}.json`)
+  rmSync(file, { force: true })
+  process.kill(T.pid, 'SIGUSR2')
+  for (let i = 0; i < 40; i++) {
+    await sleep(50)
+    try {
+      return JSON.parse(readFileSync(file, 'utf8'))
+    } catch {} // not written yet, or only in part
+  }
+  return null
+}
+
+async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sample }, { heapDir, ready, typed }) {
   const seconds = minutes * 60
   const perWriter = Math.ceil(rate * (seconds + 30)) + 10
   const specs = []
@@ -932,9 +966,11 @@ async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sampl
     }
   }
   const all = await connectAll(T, specs)
-  const ws = all.filter((c) => c.writerId > 0).map((c) => new Writer(c, typedUpdates(Y, c.writerId, perWriter), 0))
+  const keystrokes = (id) => typed.get(id) ?? typed.set(id, typedUpdates(Y, id, perWriter)).get(id)
+  const ws = all.filter((c) => c.writerId > 0).map((c) => new Writer(c, keystrokes(c.writerId), 0))
   const rtts = []
   const pinger = await connectAll(T, [['soak-ping', { onPong: (now) => { if (pinger[0].pingAt) rtts.push(now - pinger[0].pingAt); pinger[0].pingAt = 0 } }]])
+  await ready()
   const pingTimer = setInterval(() => { pinger[0].pingAt = performance.now(); pinger[0].sock.ping() }, 100)
   const churnable = (c) => c.writerId < 0 && !c.probe
   let joins = 0
@@ -966,9 +1002,17 @@ async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sampl
       await sleep(Math.max(0, t0 + i * sample * 1000 - performance.now()))
       const sorted = [...rtts].sort((a, b) => a - b)
       const joinSorted = [...joinTimes].sort((a, b) => a - b)
+      const s = Math.round((performance.now() - t0) / 1000)
+      const rssMB = mb1(memoryKB(T.pid).rss)
+      const gcd = await memoryAfterGc(T, heapDir)
       samples.push({
-        s: Math.round((performance.now() - t0) / 1000),
-        rssMB: mb1(memoryKB(T.pid).rss),
+        s,
+        rssMB,
+        liveHeapMB: gcd ? mb1(gcd.heapUsed / 1024) : null,
+        rssAfterGcMB: gcd ? mb1(gcd.rss / 1024) : null,
+        heapTotalMB: gcd ? mb1(gcd.heapTotal / 1024) : null,
+        externalMB: gcd ? mb1(gcd.external / 1024) : null,
+        arrayBuffersMB: gcd ? mb1(gcd.arrayBuffers / 1024) : null,
         pingP99Ms: round1(sorted[Math.floor(sorted.length * 0.99)] ?? NaN),
         pingMaxMs: round1(sorted[sorted.length - 1] ?? NaN),
         pingsAnswered: sorted.length,
@@ -992,15 +1036,25 @@ async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sampl
     const updates = ws.filter((w) => w.client.room === c.room).flatMap((w) => w.updates.slice(0, w.sent))
     return c.doc.getText('t').toString() === roomText(updates)
   })
+  const documentsMB = Math.round(all.filter((c) => c.doc).reduce((n, c) => n + Y.encodeStateAsUpdate(c.doc).length, 0) / MiB * 100) / 100
   for (const c of [...all, ...pinger]) c.close()
   const half = samples.slice(Math.floor(samples.length / 2))
+  const trend = (key) => {
+    const perHour = slope(half.filter((x) => x[key] !== null).map((x) => [x.s / 3600, x[key]]))
+    return perHour === null ? null : round1(perHour)
+  }
   return {
     minutes,
     samples,
     rssFirstMB: samples[0]?.rssMB ?? null,
     rssLastMB: samples[samples.length - 1]?.rssMB ?? null,
     rssMaxMB: Math.max(...samples.map((x) => x.rssMB)),
-    rssSlopeMBPerHour: round1(slope(half.map((x) => [x.s / 3600, x.rssMB]))),
+    rssSlopeMBPerHour: trend('rssMB'),
+    rssAfterGcSlopeMBPerHour: trend('rssAfterGcMB'),
+    liveHeapFirstMB: samples[0]?.liveHeapMB ?? null,
+    liveHeapLastMB: samples[samples.length - 1]?.liveHeapMB ?? null,
+    liveHeapSlopeMBPerHour: trend('liveHeapMB'),
+    documentsMB,
     pingP99MaxMs: Math.max(...samples.map((x) => x.pingP99Ms).filter(Number.isFinite)),
     pingP99MedianMs: median(samples.map((x) => x.pingP99Ms).filter(Number.isFinite)),
     deliveryP99MedianMs: median(samples.map((x) => x.deliveryP99Ms).filter(Number.isFinite)),

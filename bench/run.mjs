@@ -420,9 +420,12 @@ async function scenariosOf(flags, results, params, cacheDir) {
         // the server whose warm-up came first measured p95 1.7× and p99 1.3× the other's, and
         // 15 MB more peak RSS, and Concord always came first.
         if (TIMED.has(scenario) && params[scenario].warmup > 0) started.push({ name: WARM_UP, ...(await startServer(WARM_UP, flags.serverCpu, null, null, 'raw')) })
-        for (const name of group) started.push({ name, ...(await startServer(name, flags.serverCpu, flags.profile, flags.baseline)) })
+        // The soak reads each server's memory after a full GC (see servers/common.mjs).
+        const heapDir = scenario === 'soak' ? mkdtempSync(join(cacheDir, 'heap-')) : undefined
+        const env = heapDir ? { BENCH_HEAP_DIR: heapDir } : {}
+        for (const name of group) started.push({ name, ...(await startServer(name, flags.serverCpu, flags.profile, flags.baseline, name, env)) })
         const targets = started.map(({ name, child, port }) => ({ name, dialect: SERVERS[name]?.dialect ?? 'raw', port, pid: child.pid, warmOnly: name === WARM_UP }))
-        result = await runLoad({ scenario, targets, params: params[scenario] }, flags.genCpu)
+        result = await runLoad({ scenario, targets, params: params[scenario], heapDir }, flags.genCpu)
       } finally {
         for (const { child } of started) await stopServer(child)
       }

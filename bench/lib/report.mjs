@@ -109,15 +109,22 @@ function renderColdload(out, byServer, servers, p) {
   out.push('')
 }
 
-/// The soak: per server, RSS at the start, end and peak, its trend over the second half, the
-/// ping round trips (event-loop lag seen from outside), delivery p99, joins.
+/// The soak: per server, RSS at the start, end and peak, the trends over the second half of
+/// RSS and of the live heap (after a full GC), the ping round trips (event-loop lag seen
+/// from outside), delivery p99, joins.
 function renderSoak(out, byServer, servers, p) {
   out.push(`### ${TITLES.soak(p)}`, '')
   const rows = Object.entries(byServer).map(([n, r]) => r.error
-    ? [servers[n].label, `error: ${r.error.split('\n')[0]}`, '', '', '', '', '', '', '', '', '']
-    : [servers[n].label, fmt(r.rssFirstMB), fmt(r.rssLastMB), fmt(r.rssMaxMB), fmt(r.rssSlopeMBPerHour), fmt(r.pingP99MedianMs), fmt(r.pingP99MaxMs), fmt(r.deliveryP99MedianMs), fmt(r.joins), fmt(r.failedJoins), r.converged ? 'yes' : '**no**'])
-  out.push(table(['server', 'RSS first MB', 'RSS last MB', 'RSS max MB', 'RSS trend, 2nd half, MB/h', 'ping p99 ms (median window)', 'ping p99 ms (worst window)', 'delivery p99 ms (median window)', 'joins', 'failed joins', 'converged'], rows))
+    ? [servers[n].label, `error: ${r.error.split('\n')[0]}`, '', '', '', '', '', '', '', '', '', '', '', '']
+    : [servers[n].label, fmt(r.rssFirstMB), fmt(r.rssLastMB), fmt(r.rssMaxMB), fmt(r.rssSlopeMBPerHour), fmt(r.rssAfterGcSlopeMBPerHour),
+        `${fmt(r.liveHeapFirstMB)} → ${fmt(r.liveHeapLastMB)}`, fmt(r.liveHeapSlopeMBPerHour),
+        fmt(r.pingP99MedianMs), fmt(r.pingP99MaxMs), fmt(r.deliveryP99MedianMs), fmt(r.joins), fmt(r.failedJoins), r.converged ? 'yes' : '**no**'])
+  out.push(table(['server', 'RSS first MB', 'RSS last MB', 'RSS max MB', 'RSS trend, 2nd half, MB/h', 'RSS after GC trend, MB/h', 'live heap MB', 'live heap trend, MB/h',
+    'ping p99 ms (median window)', 'ping p99 ms (worst window)', 'delivery p99 ms (median window)', 'joins', 'failed joins', 'converged'], rows))
+  const docs = Object.values(byServer).find((r) => r.documentsMB !== undefined)?.documentsMB
   out.push('', 'Ping: a WebSocket ping every 100 ms on a connection of its own, answered from the server\'s event loop (its lag seen from outside). ' +
+    'RSS is read from /proc at each sample; then the server runs a full GC and reports its live heap (V8\'s heap used) and RSS after it. ' +
+    `Every server holds the documents, which only grow: ${docs === undefined ? "?" : fmt(docs, 2)} MB encoded at the end, from nothing. ` +
     'The JSON has every window\'s samples.', '')
 }
 

@@ -1,10 +1,13 @@
+import { writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { PerformanceObserver } from 'node:perf_hooks'
 
 const require = createRequire(import.meta.url)
 
 // What every server wrapper shares: announce the port on stdout, collect garbage on SIGUSR2
-// (so idle memory is measured after a full GC), exit on SIGTERM. With BENCH_MEMORY_LOG set,
+// (so idle memory is measured after a full GC; with BENCH_HEAP_DIR set, the figures after it
+// are written to <pid>.json there, for the soak), exit on SIGTERM. With BENCH_MEMORY_LOG set,
 // each SIGUSR2 also prints the heap figures to stderr (to see where idle memory goes); with
 // BENCH_MEMORY_LOG=snapshot it writes a heap snapshot too. With BENCH_GC_LOG set, it prints
 // on exit how many garbage collections of each kind ran and how long they took.
@@ -12,11 +15,15 @@ export function announce(port) {
   const gc = process.env.BENCH_GC_LOG ? gcTally() : null
   process.on('SIGUSR2', () => {
     globalThis.gc?.()
+    if (process.env.BENCH_HEAP_DIR) {
+      const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage()
+      writeFileSync(join(process.env.BENCH_HEAP_DIR, `${process.pid}.json`), JSON.stringify({ rss, heapUsed, heapTotal, external, arrayBuffers }))
+    }
     if (process.env.BENCH_MEMORY_LOG) {
       const m = process.memoryUsage()
       const kb = (n) => Math.round(n / 1024)
       if (process.env.BENCH_MEMORY_LOG === 'snapshot') process.stderr.write(`snapshot ${require('node:v8').writeHeapSnapshot()}\n`)
-      process.stderr.write(`memory: rss ${kb(m.rss)} KB, heap used ${kb(m.heapUsed)} KB, external ${kb(m.external)} KB, array buffers ${kb(m.arrayBuffers)} KB\n`)
+      process.stderr.write(`memory: rss ${kb(m.rss)} KB, heap used ${kb(m.heapUsed)} KB of ${kb(m.heapTotal)} KB, external ${kb(m.external)} KB, array buffers ${kb(m.arrayBuffers)} KB\n`)
     }
   })
   process.on('SIGTERM', () => {
