@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks'
 import { CloseCode } from '../protocol/closeCodes.js'
 import { Room, type RoomHooks } from './room.js'
 import { sleeper } from './sleeper.js'
+import { countCompacted, countLoaded, emptyLog, grow, type LogGrowth, type LogLimits } from './logGrowth.js'
 import { joinTombstones, tombstoneClocks, tombstoneFor, withoutDeleted } from './tombstone.js'
 import { Versioning, type VersioningOptions } from './versioning.js'
 import { compactor, type Compactor } from '../storage/compaction.js'
@@ -72,23 +73,11 @@ interface Entry {
   room: Room | null
   loading: Promise<Room> | null
   unloadTimer: NodeJS.Timeout | null
-  /// Log rows and bytes since the last compaction, as far as this instance knows.
-  logCount: number
-  logBytes: number
-  /// What a load of the room would return now (snapshot and rows), as far as this instance
-  /// knows: counted from its load, its appends and its compactions.
-  stored: number
-  /// This room's thresholds exceed the configured ones by this fraction (see `jitter`).
-  slack: number
+  /// Its stored log, counted towards the next compaction.
+  log: LogGrowth
   /// The room's version when a volatile store last had all of it (see `keep`).
   kept: number
 }
-
-/// Rooms that fill up at the same pace (created together, typed in evenly, loaded after a
-/// restart) would all pass the thresholds in the same second and queue their compactions
-/// back to back; each room's thresholds are raised by up to a quarter, drawn anew after
-/// each compaction, so compactions spread out instead.
-const jitter = (): number => Math.random() * 0.25
 
 /// How long after loading an asleep room its stored log may be compacted (see `acquire`).
 const COMPACT_AFTER_LOAD_MS = 1000
@@ -99,8 +88,7 @@ export class Rooms {
   readonly writes: WriteBatcher
   readonly compactor: Compactor
   private readonly hooks: RoomHooks
-  private readonly compactAfterUpdates: number
-  private readonly compactAfterBytes: number
+  private readonly limits: LogLimits
   /// Whether the store is volatile (see `Storage.volatile`): live updates are then not
   /// appended, and a room's state is stored when it unloads or the server stops.
   private readonly volatile: boolean
@@ -116,13 +104,12 @@ export class Rooms {
         options.stored?.(room)
       }
     })
-    this.compactAfterUpdates = options.compactAfterUpdates ?? 500
-    this.compactAfterBytes = options.compactAfterBytes ?? 4 * 1024 * 1024
+    this.limits = { updates: options.compactAfterUpdates ?? 500, bytes: options.compactAfterBytes ?? 4 * 1024 * 1024 }
     this.compactor = compactor(options.storage, {
       snapshot: (room, inputs) => this.liveSnapshot(room, inputs),
       compacted: (room, result, ms, inputs) => {
         const entry = this.entries.get(room)
-        if (entry && result.compacted) entry.stored += 1 - inputs // the inputs are one snapshot now
+        if (entry && result.compacted) countCompacted(entry.log, inputs)
         options.compacted?.(room, result, ms)
       },
       failed: (room, error) => options.log?.(`compacting room ${JSON.stringify(room)} failed`, error),
@@ -190,7 +177,7 @@ export class Rooms {
       if (entry.room) return Promise.resolve(entry.room)
       if (entry.loading) return entry.loading
     }
-    const fresh: Entry = { room: null, loading: null, unloadTimer: null, logCount: 0, logBytes: 0, stored: 0, slack: jitter(), kept: 0 }
+    const fresh: Entry = { room: null, loading: null, unloadTimer: null, log: emptyLog(), kept: 0 }
     fresh.loading = this.load(name, fresh).then(
       (room) => {
         if (this.entries.get(name) !== fresh) {
@@ -236,11 +223,7 @@ export class Rooms {
       cluster?.left(name, null)
       throw error
     }
-    // The first update may be a snapshot: count the rest, so a room whose snapshot alone
-    // passes the byte threshold is not compacted again on every load.
-    entry.stored = updates.length
-    entry.logCount = Math.max(0, updates.length - 1)
-    for (let i = 1; i < updates.length; i++) entry.logBytes += updates[i].length
+    countLoaded(entry.log, updates)
     const room = new Room(name, this.hooks, { maxPendingBytes: this.options.maxPendingBytes, sleeps: this.sleeps })
     if (tombstone) room.document.tombstone = tombstoneClocks(tombstone)
     const seed = updates.length === 0 ? this.options.seed : undefined
@@ -265,25 +248,14 @@ export class Rooms {
   /// cluster) and the store holds exactly what it loaded and appended since. Otherwise null.
   private liveSnapshot(name: string, inputs: readonly Uint8Array[]): Uint8Array | null {
     const entry = this.entries.get(name)
-    if (this.options.cluster || !entry?.room || inputs.length !== entry.stored) return null
+    if (this.options.cluster || !entry?.room || inputs.length !== entry.log.stored) return null
     return entry.room.document.snapshotAtHand
   }
 
   // A room's log grew (or was loaded): queue a compaction once it passes a threshold.
   private grew(name: string, count: number, bytes: number): void {
     const entry = this.entries.get(name)
-    if (!entry) return
-    entry.stored += count
-    entry.logCount += count
-    entry.logBytes += bytes
-    const scale = 1 + entry.slack
-    if (entry.logCount >= this.compactAfterUpdates * scale || entry.logBytes >= this.compactAfterBytes * scale) {
-      // Rows appended from here on may miss this compaction; they count towards the next.
-      entry.logCount = 0
-      entry.logBytes = 0
-      entry.slack = jitter()
-      this.compactor.request(name)
-    }
+    if (entry && grow(entry.log, count, bytes, this.limits)) this.compactor.request(name)
   }
 
   private scheduleUnload(room: Room): void {
