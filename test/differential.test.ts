@@ -19,7 +19,7 @@ import { sleep, startServer, waitFor } from './helpers.js'
 import { spawnServer, type ServerProcess } from './serverProcess.js'
 import { databaseForFile } from './pgDatabase.js'
 import type { ServerOptions } from '../server/server.js'
-import { YjsPeer, docOf, onlyRemovesFormatting, serverDoc } from './yjsPeer.js'
+import { YjsPeer, docOf, removeFormattingAsIn, serverDoc } from './yjsPeer.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261207)
 const STEPS = Number(process.env.DIFF_STEPS ?? 1500)
@@ -86,7 +86,7 @@ async function run(target: Target, seed: number, steps: number, restarts: Array<
 /// formatting cleanups the server's own Yjs made (as the y-websocket server's document does).
 async function check(target: Target, room: string, peers: YjsPeer[]): Promise<string[]> {
   const truth = docOf(peers.flatMap((p) => p.produced))
-  for (const u of peers.flatMap((p) => p.received)) if (onlyRemovesFormatting(truth, u)) Y.applyUpdate(truth, u)
+  for (const u of peers.flatMap((p) => p.received)) removeFormattingAsIn(truth, u)
   const want = describe(truth)
   const sv = (d: Y.Doc) => Buffer.from(Y.encodeStateVector(d)).toString('hex')
   const settled = () => peers.every((p) => p.online && sv(p.doc) === sv(truth) && pendingIn(p.doc) === null)

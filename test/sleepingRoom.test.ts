@@ -18,7 +18,7 @@ import { sqliteStorage } from '../server/storage/sqlite.js'
 import type { Storage } from '../server/storage/types.js'
 import { startServer, waitFor } from './helpers.js'
 import { ClientKit } from './thirdPartyClients.js'
-import { docOf, onlyRemovesFormatting } from './yjsPeer.js'
+import { docOf, removeFormattingAsIn } from './yjsPeer.js'
 
 /// A peer with a document of its own: it applies what it is sent and answers a sync step 1,
 /// as a y-websocket client does; its own edits are collected to be sent.
@@ -151,7 +151,7 @@ function differences(outcome: Outcome, want: string, truth: Y.Doc): string[] {
 function truthOf(outcome: Outcome, initial: number): Y.Doc {
   const truth = docOf(outcome.stored.slice(0, initial))
   for (const p of outcome.peers) Y.applyUpdate(truth, Y.encodeStateAsUpdate(p.doc))
-  for (const u of outcome.stored.slice(initial)) if (onlyRemovesFormatting(truth, u)) Y.applyUpdate(truth, u)
+  for (const u of outcome.stored.slice(initial)) removeFormattingAsIn(truth, u)
   return truth
 }
 

@@ -105,22 +105,28 @@ export function docOf(updates: readonly Uint8Array[]): Y.Doc {
   return doc
 }
 
-/// Whether `update` only deletes formatting marks that `doc` holds: what Yjs' cleanup after
-/// remote edits of formatted text produces, in the server's document as in every client's.
-export function onlyRemovesFormatting(doc: Y.Doc, update: Uint8Array): boolean {
-  const { structs, ds } = Y.decodeUpdate(update)
-  if (structs.length > 0 || ds.clients.size === 0) return false
+/// Delete in `doc` the formatting marks that `update` deletes, in a local transaction (no
+/// cleanup of `doc`'s own); returns how many. That is what Yjs' cleanup after remote edits of
+/// formatted text produces, in the server's document as in every client's. It reaches a peer
+/// on its own, or inside a sync reply with whatever else the peer missed (after a reconnect,
+/// or when the server was killed before relaying it): only its formatting deletions count.
+export function removeFormattingAsIn(doc: Y.Doc, update: Uint8Array): number {
+  const { ds } = Y.decodeUpdate(update)
+  const marks: Y.Item[] = []
   for (const [client, ranges] of ds.clients) {
     const items = doc.store.clients.get(client)
-    if (!items) return false
+    if (!items) continue
     for (const { clock, len } of ranges) {
+      const last = items[items.length - 1]
+      if (clock >= last.id.clock + last.length) continue
       for (let i = Y.findIndexSS(items, clock); i < items.length && items[i].id.clock < clock + len; i++) {
         const s = items[i]
-        if (!s.deleted && !(s instanceof Y.Item && s.content instanceof Y.ContentFormat)) return false
+        if (s instanceof Y.Item && !s.deleted && s.content instanceof Y.ContentFormat) marks.push(s)
       }
     }
   }
-  return true
+  if (marks.length) Y.transact(doc, (tr) => { for (const mark of marks) mark.delete(tr) })
+  return marks.length
 }
 
 /// Fetch the server's whole document over its HTTP API.
