@@ -35,6 +35,10 @@ const SERVERS = {
   'concord-sqlite': { dialect: 'yws', label: 'Concord (SQLite)', optional: true },
   // Added by `--baseline DIR`: Concord built in another checkout, loaded in the same slices.
   'concord-baseline': { dialect: 'yws', label: 'Concord baseline', optional: true },
+  // Not in the default set: Concord on jemalloc instead of glibc's malloc (Debian's
+  // libjemalloc2, preloaded), to tell the allocator's retained memory from the server's in
+  // the soak (see RESULTS.md).
+  'concord-jemalloc': { dialect: 'yws', label: 'Concord (jemalloc)', optional: true, file: 'concord', env: { LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2' } },
 }
 
 const DEFAULTS = {
@@ -121,6 +125,11 @@ function parseFlags(argv) {
   }
   if (flags.servers.includes('concord-baseline') && !flags.baseline) throw new Error('concord-baseline needs --baseline DIR')
   for (const s of flags.servers) if (!(s in SERVERS)) throw new Error(`unknown server ${s}`)
+  // A missing preload only gets a loader warning, and the run would measure glibc's malloc.
+  for (const s of flags.servers) {
+    const preload = SERVERS[s].env?.LD_PRELOAD
+    if (preload && !existsSync(preload)) throw new Error(`${s} needs ${preload} (Debian: apt-get install libjemalloc2)`)
+  }
   for (const s of flags.scenarios) if (!(s in DEFAULTS)) throw new Error(`unknown scenario ${s}`)
   return flags
 }
@@ -158,12 +167,12 @@ function prepare(flags) {
   }
 }
 
-function startServer(name, cpu, profile, baseline, file = name, extraEnv = {}) {
+function startServer(name, cpu, profile, baseline, file = SERVERS[name]?.file ?? name, extraEnv = {}) {
   const prof = profile ? ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`] : []
   return new Promise((resolve, reject) => {
     const child = spawn('taskset', ['-c', cpu, process.execPath, '--expose-gc', ...prof, join(here, 'servers', `${file}.mjs`)], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...(name === 'concord-baseline' ? { CONCORD_BENCH_DIST: join(baseline, 'dist') } : {}), ...extraEnv },
+      env: { ...process.env, ...(name === 'concord-baseline' ? { CONCORD_BENCH_DIST: join(baseline, 'dist') } : {}), ...SERVERS[name]?.env, ...extraEnv },
     })
     const lines = createInterface({ input: child.stdout })
     const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 15000)
@@ -208,7 +217,7 @@ const BIG_HEAP = ['--max-old-space-size=8192']
 async function alone(flags, name, cfg, extraEnv = {}) {
   let started
   try {
-    started = await startServer(name, flags.serverCpu, flags.profile, flags.baseline, name, extraEnv)
+    started = await startServer(name, flags.serverCpu, flags.profile, flags.baseline, undefined, extraEnv)
     const result = await runLoad({ ...cfg, targets: [{ name, dialect: SERVERS[name].dialect, port: started.port, pid: started.child.pid }] }, flags.genCpu, BIG_HEAP)
     return result.error ? { error: result.error } : result[name]
   } catch (error) {
@@ -363,7 +372,7 @@ async function runScaleout(flags, p) {
         try {
           if (name === 'concord') store = await coldStore('postgres', null)
           const env = { ...(store ? { CONCORD_BENCH_STORAGE: store.url } : {}), ...(n > 1 ? { BENCH_REDIS: redis.url, BENCH_REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}:` } : {}) }
-          for (let i = 0; i < n; i++) started.push(await startServer(name, flags.serverCpu, flags.profile, flags.baseline, name, env))
+          for (let i = 0; i < n; i++) started.push(await startServer(name, flags.serverCpu, flags.profile, flags.baseline, undefined, env))
           const result = await runLoad({ scenario: 'scaleout', targets: [{ name, dialect: SERVERS[name].dialect, port: started[0].port, pid: started[0].child.pid, ports: started.map((s) => s.port), pids: started.map((s) => s.child.pid) }], params: p }, flags.genCpu)
           r = result.error ? { error: result.error } : result[name]
         } catch (error) {
@@ -423,7 +432,7 @@ async function scenariosOf(flags, results, params, cacheDir) {
         // The soak reads each server's memory after a full GC (see servers/common.mjs).
         const heapDir = scenario === 'soak' ? mkdtempSync(join(cacheDir, 'heap-')) : undefined
         const env = heapDir ? { BENCH_HEAP_DIR: heapDir } : {}
-        for (const name of group) started.push({ name, ...(await startServer(name, flags.serverCpu, flags.profile, flags.baseline, name, env)) })
+        for (const name of group) started.push({ name, ...(await startServer(name, flags.serverCpu, flags.profile, flags.baseline, undefined, env)) })
         const targets = started.map(({ name, child, port }) => ({ name, dialect: SERVERS[name]?.dialect ?? 'raw', port, pid: child.pid, warmOnly: name === WARM_UP }))
         result = await runLoad({ scenario, targets, params: params[scenario], heapDir }, flags.genCpu)
       } finally {
