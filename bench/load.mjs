@@ -920,7 +920,10 @@ function updateText(update) {
 /// WebSocket pings sent every 100 ms on a connection of its own (answered from the server's
 /// event loop: its lag seen from outside), and the window's deliveries, delivery p99 and
 /// joins. Reported with the trends: least-squares slopes over the second half, in MB per hour,
-/// beside the documents' encoded size at the end (every server must hold them).
+/// beside the documents' encoded size at the end (every server must hold them). Memory after a
+/// full GC is also read before the first client connects and `leave` seconds after the last
+/// one left (time for the rooms to unload): what a server holds then beyond what it held empty
+/// it keeps by design (a memory store's documents and versions) or leaks.
 async function soak(targets, params) {
   // Set-up (connecting, making and framing a writer's keystrokes) blocks this process for
   // seconds per server: every server is set up before any clock starts, or one's first window
@@ -956,8 +959,9 @@ async function memoryAfterGc(T, dir) {
   return null
 }
 
-async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sample }, { heapDir, ready, typed }) {
+async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sample, leave = 45 }, { heapDir, ready, typed }) {
   const seconds = minutes * 60
+  const empty = await memoryAfterGc(T, heapDir)
   const perWriter = Math.ceil(rate * (seconds + 30)) + 10
   const specs = []
   for (let r = 0; r < rooms; r++) {
@@ -1038,6 +1042,8 @@ async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sampl
   })
   const documentsMB = Math.round(all.filter((c) => c.doc).reduce((n, c) => n + Y.encodeStateAsUpdate(c.doc).length, 0) / MiB * 100) / 100
   for (const c of [...all, ...pinger]) c.close()
+  await sleep(leave * 1000)
+  const gone = await memoryAfterGc(T, heapDir)
   const half = samples.slice(Math.floor(samples.length / 2))
   const trend = (key) => {
     const perHour = slope(half.filter((x) => x[key] !== null).map((x) => [x.s / 3600, x[key]]))
@@ -1055,6 +1061,11 @@ async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sampl
     liveHeapLastMB: samples[samples.length - 1]?.liveHeapMB ?? null,
     liveHeapSlopeMBPerHour: trend('liveHeapMB'),
     documentsMB,
+    emptyLiveHeapMB: empty ? mb1(empty.heapUsed / 1024) : null,
+    emptyRssMB: empty ? mb1(empty.rss / 1024) : null,
+    goneLiveHeapMB: gone ? mb1(gone.heapUsed / 1024) : null,
+    goneRssMB: gone ? mb1(gone.rss / 1024) : null,
+    goneArrayBuffersMB: gone ? mb1(gone.arrayBuffers / 1024) : null,
     pingP99MaxMs: Math.max(...samples.map((x) => x.pingP99Ms).filter(Number.isFinite)),
     pingP99MedianMs: median(samples.map((x) => x.pingP99Ms).filter(Number.isFinite)),
     deliveryP99MedianMs: median(samples.map((x) => x.deliveryP99Ms).filter(Number.isFinite)),

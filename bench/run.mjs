@@ -51,7 +51,7 @@ const DEFAULTS = {
   storm: { clients: 150, mb: 20, shape: 'text', recent: 'both', timeout: 120, quiet: 0 },
   coldload: { mb: 20, log: 2000, stores: 'sqlite,postgres', timeout: 120 },
   // An hour of typing, joins and leaves on every server at once (see load.mjs `soak`).
-  soak: { minutes: 60, rooms: 20, readers: 8, writers: 2, rate: 5, churn: 5, sample: 30 },
+  soak: { minutes: 60, rooms: 20, readers: 8, writers: 2, rate: 5, churn: 5, sample: 30, leave: 45 },
   // Concord and Hocuspocus, 1 instance and `instances` through Redis (see load.mjs `scaleout`).
   scaleout: { instances: 3, rooms: 20, clients: 9, writers: 2, rate: 10, duration: 20, warmup: 5, joiners: 150, edits: 20000 },
 }
@@ -72,7 +72,7 @@ const QUICK = {
   awareness: { rooms: 10, duration: 4, slices: 2, warmup: 2 },
   storm: { clients: 30, mb: 2, timeout: 60 },
   coldload: { mb: 2, log: 200, timeout: 60 },
-  soak: { minutes: 1, rooms: 5, sample: 10 },
+  soak: { minutes: 1, rooms: 5, sample: 10, leave: 35 },
   scaleout: { rooms: 5, duration: 4, warmup: 1, joiners: 30, edits: 2000 },
 }
 
