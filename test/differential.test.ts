@@ -104,18 +104,23 @@ async function check(target: Target, room: string, peers: YjsPeer[]): Promise<st
   if (describe(live) !== want) problems.push(`the server's document differs: ${firstDifference(describe(live), want)}`)
   if (!sameHistory(live, peers[0].doc)) problems.push(`the server's document and peer 0 differ in items or deletions`)
   const joiner = new YjsPeer(target.url(), room)
+  // The server's document read again once the joiner synced: a held batch integrated since
+  // the first read may have brought a formatting cleanup (a deletion, which the state vectors
+  // compared above do not show), which the joiner and the store then hold too.
+  let latest = live
   try {
     await joiner.connect()
     await waitFor(() => sv(joiner.doc) === sv(live), 'the joiner to sync', 10_000).catch(() => undefined)
+    latest = await serverDoc(target.url().replace(/^ws/, 'http'), room)
     if (describe(joiner.doc) !== want) problems.push(`a later joiner differs: ${firstDifference(describe(joiner.doc), want)}`)
-    if (!sameHistory(joiner.doc, live)) problems.push(`a later joiner and the server differ in items or deletions`)
+    if (!sameHistory(joiner.doc, latest)) problems.push(`a later joiner and the server differ in items or deletions`)
   } finally {
     joiner.destroy()
   }
   await target.stop()
   const stored = await target.stored(room)
   if (describe(stored) !== want) problems.push(`the stored document differs: ${firstDifference(describe(stored), want)}`)
-  if (!sameHistory(stored, live)) problems.push(`the stored document and the server's differ in items or deletions`)
+  if (!sameHistory(stored, latest)) problems.push(`the stored document and the server's differ in items or deletions`)
   return problems
 }
 
