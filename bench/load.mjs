@@ -959,6 +959,12 @@ async function memoryAfterGc(T, dir) {
   return null
 }
 
+/// `memoryAfterGc`'s figures in MB (nulls where the server did not answer).
+function memoryMB(m) {
+  const of = (bytes) => (m ? mb1(bytes / 1024) : null)
+  return { liveHeapMB: of(m?.heapUsed), rssAfterGcMB: of(m?.rss), heapTotalMB: of(m?.heapTotal), externalMB: of(m?.external), arrayBuffersMB: of(m?.arrayBuffers) }
+}
+
 async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sample, leave = 45 }, { heapDir, ready, typed }) {
   const seconds = minutes * 60
   const empty = await memoryAfterGc(T, heapDir)
@@ -1012,11 +1018,7 @@ async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sampl
       samples.push({
         s,
         rssMB,
-        liveHeapMB: gcd ? mb1(gcd.heapUsed / 1024) : null,
-        rssAfterGcMB: gcd ? mb1(gcd.rss / 1024) : null,
-        heapTotalMB: gcd ? mb1(gcd.heapTotal / 1024) : null,
-        externalMB: gcd ? mb1(gcd.external / 1024) : null,
-        arrayBuffersMB: gcd ? mb1(gcd.arrayBuffers / 1024) : null,
+        ...memoryMB(gcd),
         pingP99Ms: round1(sorted[Math.floor(sorted.length * 0.99)] ?? NaN),
         pingMaxMs: round1(sorted[sorted.length - 1] ?? NaN),
         pingsAnswered: sorted.length,
@@ -1061,11 +1063,8 @@ async function soakOne(T, { minutes, rooms, readers, writers, rate, churn, sampl
     liveHeapLastMB: samples[samples.length - 1]?.liveHeapMB ?? null,
     liveHeapSlopeMBPerHour: trend('liveHeapMB'),
     documentsMB,
-    emptyLiveHeapMB: empty ? mb1(empty.heapUsed / 1024) : null,
-    emptyRssMB: empty ? mb1(empty.rss / 1024) : null,
-    goneLiveHeapMB: gone ? mb1(gone.heapUsed / 1024) : null,
-    goneRssMB: gone ? mb1(gone.rss / 1024) : null,
-    goneArrayBuffersMB: gone ? mb1(gone.arrayBuffers / 1024) : null,
+    empty: memoryMB(empty),
+    gone: memoryMB(gone),
     pingP99MaxMs: Math.max(...samples.map((x) => x.pingP99Ms).filter(Number.isFinite)),
     pingP99MedianMs: median(samples.map((x) => x.pingP99Ms).filter(Number.isFinite)),
     deliveryP99MedianMs: median(samples.map((x) => x.deliveryP99Ms).filter(Number.isFinite)),

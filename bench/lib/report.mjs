@@ -126,8 +126,8 @@ function renderSoak(out, byServer, servers, p) {
     'RSS is read from /proc at each sample; then the server runs a full GC and reports its live heap (V8\'s heap used) and RSS after it. ' +
     `Every server holds the documents, which only grow: ${docs === undefined ? "?" : fmt(docs, 2)} MB encoded at the end, from nothing. ` +
     'The JSON has every window\'s samples.', '')
-  const before = Object.entries(byServer).filter(([, r]) => !r.error && r.emptyLiveHeapMB != null).map(([n, r]) => [servers[n].label,
-    fmt(r.emptyLiveHeapMB), fmt(r.goneLiveHeapMB), fmt(r.goneArrayBuffersMB), fmt(r.emptyRssMB), fmt(r.goneRssMB)])
+  const before = Object.entries(byServer).filter(([, r]) => !r.error && r.empty?.liveHeapMB != null).map(([n, r]) => [servers[n].label,
+    fmt(r.empty.liveHeapMB), fmt(r.gone.liveHeapMB), fmt(r.gone.arrayBuffersMB), fmt(r.empty.rssAfterGcMB), fmt(r.gone.rssAfterGcMB)])
   if (before.length === 0) return
   out.push(`Before the first client and ${p.leave ?? 45} s after the last one left (the rooms unloaded), after a full GC:`, '')
   out.push(table(['server', 'live heap empty MB', 'live heap after all left MB', 'array buffers after all left MB', 'RSS empty MB', 'RSS after all left MB'], before), '')
