@@ -1,10 +1,10 @@
 // The landing page: suggest a fresh room name, list the rooms this browser opened before, and
 // the rooms the server stores (where it lets us list them), most recently changed first.
 // The form works without this script too (the server redirects /r/?room=NAME).
-import { ApiError, apiJson, type StoredRoom } from './api.js'
-import { recentRooms, roomPath } from './recent.js'
-import { roomNameProblem } from './roomName.js'
-import { formatBytes, timeElement } from './time.js'
+import { ApiError, apiJson, type StoredRoom } from './connection/api.js'
+import { recentRooms, roomPath } from './page/recent.js'
+import { roomNameProblem } from './connection/roomName.js'
+import { formatBytes, timeElement } from './page/time.js'
 
 const WORDS = ['amber', 'brisk', 'cedar', 'delta', 'ember', 'fjord', 'grove', 'harbor', 'iris', 'juniper', 'kestrel', 'lumen']
 /// Rooms the stored list shows.

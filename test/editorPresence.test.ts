@@ -1,10 +1,10 @@
 // The editor's presence and offline rules on their own: grouping tabs into people, choosing
 // a free colour, the browser id, and the words of the status line.
 import { describe, expect, test } from 'vitest'
-import { browserId, colourToTake, othersText, people, personText } from '../editor/presence.js'
-import { saveText } from '../editor/offline.js'
-import { PALETTE } from '../editor/user.js'
-import type { ProviderState } from '../editor/provider.js'
+import { browserId, colourToTake, othersText, people, personText } from '../editor/presence/presence.js'
+import { saveText } from '../editor/connection/offline.js'
+import { PALETTE } from '../editor/presence/user.js'
+import type { ProviderState } from '../editor/connection/provider.js'
 import { mulberry32 } from './random.js'
 
 type State = { [key: string]: unknown }

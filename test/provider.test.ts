@@ -4,9 +4,8 @@ import { createServer as createNetServer } from 'node:net'
 import { afterEach, describe, expect, test } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
 import * as Y from 'yjs'
-import {
-  ConcordProvider, isPermanentClose, retryDelay, roomUrl, type ProviderOptions, type ProviderState,
-} from '../editor/provider.js'
+import { ConcordProvider, type ProviderOptions, type ProviderState } from '../editor/connection/provider.js'
+import { isPermanentClose, retryDelay, roomUrl } from '../editor/connection/socket.js'
 import type { ConcordServer } from '../server/server.js'
 import { memoryStorage } from '../server/storage/memory.js'
 import type { AppendEntry, Storage } from '../server/storage/types.js'

@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { startServer } from '../helpers.js'
 import type { ConcordServer } from '../../server/server.js'
-import { PALETTE } from '../../editor/user.js'
+import { PALETTE } from '../../editor/presence/user.js'
 import {
   browserAvailable, closeBrowser, editorText, endTest, openTab, placeCursor, prepareBrowser, requireBrowserUnderCi, waitConnected, type Tab,
 } from './harness.js'

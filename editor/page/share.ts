@@ -3,7 +3,7 @@
 // this room alone (`POST /api/rooms/<room>/share`), never with more access or a longer life
 // than the sharer's own; the link carries it in its fragment (`#token=…`), which browsers
 // do not send to servers. A server without auth needs no token: the plain link is shared.
-import { ApiError, apiJson, roomApi } from './api.js'
+import { ApiError, apiJson, roomApi } from '../connection/api.js'
 import { roomPath } from './recent.js'
 
 /// Lifetimes offered, in seconds.

@@ -4,9 +4,9 @@
 // editor needs nothing special to show it.
 import type { ChangeSet } from '@codemirror/state'
 import type { EditorView } from '@codemirror/view'
-import { ApiError, apiJson, apiText, roomApi, type Version } from './api.js'
-import type { ConcordProvider } from './provider.js'
-import { refreshTimes, timeElement } from './time.js'
+import { ApiError, apiJson, apiText, roomApi, type Version } from '../connection/api.js'
+import type { ConcordProvider } from '../connection/provider.js'
+import { refreshTimes, timeElement } from '../page/time.js'
 import type { VersionView } from './versionView.js'
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T

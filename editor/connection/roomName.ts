@@ -1,6 +1,6 @@
 // Room names the server accepts, checked in the page before any request: the server's own
 // rules (server/protocol/roomName.ts), so the page and the server never disagree.
-import { MAX_ROOM_NAME_BYTES, parseRoomName } from '../server/protocol/roomName.js'
+import { MAX_ROOM_NAME_BYTES, parseRoomName } from '../../server/protocol/roomName.js'
 
 /// What is wrong with a room name, in words a person can act on, or null if it is fine.
 export function roomNameProblem(room: string): string | null {

@@ -9,9 +9,9 @@ import { explainClose, explainRefusal, preflight, refusalIsPermanent, type Acces
 import { useToken } from './api.js'
 import type { ConcordProvider, ProviderState } from './provider.js'
 import { databaseName } from './offline.js'
-import { rememberRoom } from './recent.js'
+import { rememberRoom } from '../page/recent.js'
 import { roomNameProblem } from './roomName.js'
-import { parseRoomName } from '../server/protocol/roomName.js'
+import { parseRoomName } from '../../server/protocol/roomName.js'
 import { tabStorage, takeToken } from './token.js'
 
 /// What the page's provider needs from the session.

@@ -9,24 +9,8 @@ import {
 } from 'y-protocols/awareness'
 import {
   decodeFrame, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type Message,
-} from '../server/protocol/messages.js'
-
-/// The part of the WebSocket API the provider uses. Browsers' `WebSocket` and the `ws`
-/// package's both fit. Handlers take `never` so either implementation's event types are
-/// accepted; the provider reads only `data`, `code` and `reason` from them.
-export interface SocketLike {
-  binaryType: string
-  readonly readyState: number
-  onopen: ((event: never) => void) | null
-  onmessage: ((event: never) => void) | null
-  onclose: ((event: never) => void) | null
-  onerror: ((event: never) => void) | null
-  send(data: Uint8Array): void
-  close(code?: number, reason?: string): void
-}
-
-/// A WebSocket constructor (`protocols`: the subprotocols to offer, e.g. a token).
-export type SocketConstructor = new (url: string, protocols?: string | string[]) => SocketLike
+} from '../../server/protocol/messages.js'
+import { isPermanentClose, retryDelay, roomUrl, type SocketConstructor, type SocketLike } from './socket.js'
 
 /// Where the connection stands.
 export type ConnectionStatus = 'connecting' | 'connected' | 'offline'
@@ -74,27 +58,6 @@ export interface ProviderOptions {
   /// upgrade, so the page asks the server why): resolve a reason to stop retrying (the state
   /// then shows `stopped` with code 1006 and that reason), or null to retry as usual.
   whenRefused?: () => Promise<string | null>
-}
-
-/// Close codes after which reconnecting cannot help: 4400–4499 (bad room, malformed,
-/// unauthorised, forbidden, rate limited) and 1009 (a change larger than the server accepts
-/// would be sent again on every reconnect).
-export function isPermanentClose(code: number): boolean {
-  return (code >= 4400 && code <= 4499) || code === 1009
-}
-
-/// Delay before retry number `attempt` (0-based): exponential, capped, with jitter in the
-/// upper half ("equal jitter"), so clients that lost the same server do not return in step
-/// and no retry comes sooner than half the nominal delay.
-export function retryDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
-  const nominal = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30))
-  return Math.round(nominal / 2 + (random() * nominal) / 2)
-}
-
-/// The WebSocket URL of a room: the server URL plus the percent-encoded room name as path.
-export function roomUrl(serverUrl: string, room: string, params: Record<string, string> = {}): string {
-  const query = new URLSearchParams({ ...params, ack: '1' }).toString()
-  return `${serverUrl.replace(/\/+$/, '')}/${encodeURIComponent(room)}?${query}`
 }
 
 const OPEN = 1
