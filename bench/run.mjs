@@ -7,6 +7,8 @@
 //                      [--no-build] [--server-cpu 0] [--gen-cpu 1] [--<scenario>-<size> N]...
 //                      [--profile DIR]   (servers run with --cpu-prof, profiles written to DIR)
 //                      [--baseline DIR]  (also load the Concord built in DIR: an A/B in one run)
+//                      [--variant 'NAME=SERVER KEY=VALUE…']  (SERVER again as NAME, with that
+//                      environment: an allocator's tunables, another build's CONCORD_BENCH_DIST)
 //   Large documents (opt-in): --scenarios storm,coldload (see README.md).
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -76,6 +78,22 @@ const QUICK = {
   scaleout: { rooms: 5, duration: 4, warmup: 1, joiners: 30, edits: 2000 },
 }
 
+/// `--variant 'NAME=SERVER KEY=VALUE…'`: a server entry NAME that runs SERVER with those
+/// environment variables added (values without spaces), labelled with them.
+function addVariant(spec) {
+  const [head, ...pairs] = spec.trim().split(/\s+/)
+  const m = /^([\w-]+)=([\w-]+)$/.exec(head ?? '')
+  if (!m || !(m[2] in SERVERS) || m[1] in SERVERS) throw new Error(`--variant ${spec}: expected 'NAME=SERVER KEY=VALUE…' with a new NAME and a known SERVER`)
+  const env = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) throw new Error(`--variant ${spec}: ${pair} is not KEY=VALUE`)
+    env[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  const base = SERVERS[m[2]]
+  SERVERS[m[1]] = { ...base, label: `${base.label} (${pairs.join(' ')})`, optional: true, file: base.file ?? m[2], env: { ...base.env, ...env } }
+}
+
 function parseFlags(argv) {
   const flags = { quick: false, build: true, servers: Object.keys(SERVERS).filter((s) => !SERVERS[s].optional), serversGiven: false, scenarios: Object.keys(DEFAULTS).filter((s) => !OPT_IN.has(s)), serverCpu: '0', genCpu: '1', profile: null, baseline: null, sizes: {} }
   for (let i = 0; i < argv.length; i++) {
@@ -93,10 +111,12 @@ function parseFlags(argv) {
     else if (arg === '--gen-cpu') flags.genCpu = value()
     else if (arg === '--profile') flags.profile = value()
     else if (arg === '--baseline') flags.baseline = resolve(value())
+    else if (arg === '--variant') addVariant(value())
     else if (arg === '--help' || arg === '-h') {
       const sizes = Object.entries(DEFAULTS).flatMap(([s, p]) => Object.entries(p).map(([k, v]) => `  --${s}-${k} ${v}${CHOICES[`${s}-${k}`] ? `   (${CHOICES[`${s}-${k}`].slice(0, 3).join(' | ')})` : ''}`))
       process.stdout.write(`Usage: node bench/run.mjs [--quick] [--servers ${Object.keys(SERVERS).join(',')}]\n` +
         `  [--scenarios ${Object.keys(DEFAULTS).join(',')}] [--no-build] [--server-cpu 0] [--gen-cpu 1] [--profile DIR] [--baseline DIR]\n` +
+        `  [--variant 'NAME=SERVER KEY=VALUE…'] (SERVER again as NAME, with those environment variables)\n` +
         `Default scenarios: ${Object.keys(DEFAULTS).filter((s) => !OPT_IN.has(s)).join(',')} (${[...OPT_IN].join(' and ')} only when named).\n` +
         `Default servers: ${Object.keys(SERVERS).filter((s) => !SERVERS[s].optional).join(',')}; the storm: concord,floor,y-websocket,hocuspocus; coldload: Concord only.\n` +
         `storm-recent both: runs 0 (no edit since the document was loaded) and 1 (one small edit after it).\n` +
